@@ -1,0 +1,135 @@
+"""Assemble the book from executed chapters and build its HTML with Jupyter Book (no execution).
+
+The book is staged in ``book/_build/stage``: the configuration, the ``book/`` pages, the executed
+notebooks in place of their sources and a generated Reproducibility report page. Files are copied
+only when their content changed, so Sphinx rebuilds only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .build import BUILD, PACKAGE, REPORT, ROOT, chapters
+
+STAGE = BUILD / "stage"
+HTML = BUILD / "html"
+
+
+def _sync(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` unless ``dst`` already holds the same bytes (keeps mtimes stable)."""
+    data = src.read_bytes()
+    if dst.exists() and dst.read_bytes() == data:
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(data)
+
+
+def _write(dst: Path, text: str) -> None:
+    if dst.exists() and dst.read_text() == text:
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(text)
+
+
+def stage() -> Path:
+    """Mirror the book's sources into the stage, with executed chapters and the report page."""
+    wanted: set[Path] = set()
+    for name in ("_config.yml", "_toc.yml"):
+        _sync(ROOT / name, STAGE / name)
+        wanted.add(STAGE / name)
+    for src in (ROOT / "book").rglob("*"):
+        rel = src.relative_to(ROOT)
+        if src.is_file() and "_build" not in rel.parts:
+            _sync(src, STAGE / rel)
+            wanted.add(STAGE / rel)
+    for chapter in chapters():
+        dst = STAGE / "notebooks" / f"{chapter.slug}.ipynb"
+        if chapter.executed.exists():
+            _sync(chapter.executed, dst)
+        else:  # never executed (e.g. --only another chapter): show the source, flagged in the report
+            _write(dst, _unexecuted(chapter.source))
+        wanted.add(dst)
+    report = json.loads(REPORT.read_text()) if REPORT.exists() else {"chapters": []}
+    _write(STAGE / "book" / "reproducibility.md", report_page(report))
+    wanted.add(STAGE / "book" / "reproducibility.md")
+    link = STAGE / "src"  # for {literalinclude} of ../src/theorylab/<module>.py
+    if not link.exists():
+        link.symlink_to(PACKAGE.parent, target_is_directory=True)
+    for path in list(STAGE.rglob("*")):  # drop files whose source is gone
+        if path.is_file() and not path.is_symlink() and path not in wanted and "src" not in path.relative_to(STAGE).parts[:1]:
+            path.unlink()
+    return STAGE
+
+
+def _unexecuted(source: Path) -> str:
+    import jupytext
+    import nbformat
+
+    nb = jupytext.read(source)
+    return nbformat.writes(nb)
+
+
+def _cell(value: Any, digits: str = ".4g") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, (int, float)):
+        return format(value, digits)
+    return str(value).replace("|", "\\|")
+
+
+def report_page(report: dict[str, Any]) -> str:
+    """The Reproducibility report as MyST markdown, from ``reproducibility.json``."""
+    lines = ["(reproducibility-report)=", "# Reproducibility report", "",
+             "Every chapter of this book was executed to build this page. This report says where, with "
+             "which parameters, how long each chapter took and whether every checked claim held. "
+             "It is generated from `book/_build/reproducibility.json` by the build.", ""]
+    if not report.get("chapters"):
+        return "\n".join(lines + ["No chapter has been executed yet.", ""])
+    lines += [f"- Built from commit `{report.get('commit', '?')}` on {report.get('generated', '?')} (UTC).",
+              f"- Python {report.get('python', '?')}, torch {report.get('torch', '?')}, "
+              f"{report.get('cpu_count', '?')} CPU cores, `{report.get('platform', '?')}`.", "",
+              "| chapter | status | profile | device | seed | time (s) | peak memory (MB) | claims held |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in report["chapters"]:
+        claims = r.get("claims", [])
+        held = sum(c["passed"] for c in claims)
+        status = r.get("status", "?") + (" (cached)" if r.get("cached") else "")
+        lines.append(f"| {{ref}}`ch-{r['slug']}` | {status} | {r.get('profile')} | {r.get('device')} | "
+                     f"{r.get('seed')} | {_cell(r.get('wall_s'), '.1f')} | {_cell(r.get('peak_mem_mb'), '.0f')} | "
+                     f"{held} / {len(claims)} |")
+    for r in report["chapters"]:
+        lines += ["", f"## {r['slug']}", ""]
+        if r.get("error"):
+            err = r["error"]
+            lines += [f"**Failed** in cell {err.get('cell')}: `{err.get('ename')}`", "", "```text",
+                      str(err.get("evalue", "")).strip(), "```", ""]
+        claims = r.get("claims", [])
+        if not claims:
+            lines.append("No claims were collected.")
+            continue
+        lines += ["| claim | measured | expected | holds | why this tolerance |", "|---|---|---|---|---|"]
+        for c in claims:
+            lines.append(f"| `{c['name']}` | {_cell(c.get('measured'))} | {_cell(c.get('target'))} | "
+                         f"{'yes' if c['passed'] else '**no**'} | {_cell(c.get('why'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def build_html(*, strict: bool = True, echo=print) -> int:
+    """Run Jupyter Book on the stage (warnings are errors when ``strict``); return its exit code."""
+    stage()
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(STAGE), "--path-output", str(BUILD.parent)]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    log = proc.stdout + proc.stderr
+    (BUILD / "html-build.log").write_text(log)
+    warnings = [ln for ln in log.splitlines() if "WARNING" in ln or "ERROR" in ln]
+    for ln in warnings[:40]:
+        echo("  " + ln)
+    return proc.returncode
