@@ -34,7 +34,7 @@ ROOT = Path(os.environ.get("THEORYLAB_ROOT") or PACKAGE.parents[1]).resolve()
 BUILD = ROOT / "book" / "_build"
 EXECUTED = BUILD / "executed"
 REPORT = BUILD / "reproducibility.json"
-TOOLING = ("build.py", "site.py", "__main__.py")  # the build itself: changing it re-runs no chapter
+TOOLING = ("build.py", "site.py", "sphinxext.py", "__main__.py")  # the build itself: changing it re-runs no chapter
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 

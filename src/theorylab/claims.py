@@ -203,7 +203,7 @@ class Ledger:
 def _holds(kind: str, m: float, e: float | None, lo: float | None, hi: float | None,
            rtol: float, atol: float) -> bool:
     if kind == "close":
-        return abs(m - e) <= atol + rtol * abs(e)
+        return abs(m - e) <= (atol + rtol * abs(e)) * (1 + 1e-12)  # up to float rounding
     if kind == "at_least":
         return m >= lo
     if kind == "at_most":

@@ -1,0 +1,68 @@
+"""theorylab.claims: recording never raises, check() lists every failure with its numbers."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from theorylab import claims
+
+
+def test_kinds_pass_and_fail_at_their_boundaries():
+    ledger = claims.Ledger("t")
+    assert ledger.close("a", 1.05, 1.0, atol=0.05, why="w").passed
+    assert ledger.close("b", 1.1, 1.0, rtol=0.1, why="w").passed
+    assert not ledger.close("c", 1.2, 1.0, rtol=0.1, atol=0.05, why="w").passed
+    assert ledger.at_least("d", 0.95, 0.95, why="w").passed
+    assert not ledger.at_least("e", 0.94, 0.95, why="w").passed
+    assert ledger.at_most("f", np.float32(0.02), 0.02, why="w").passed
+    assert ledger.between("g", torch.tensor(0.5), 0.0, 1.0, why="w").passed
+    assert not ledger.between("h", 1.5, 0.0, 1.0, why="w").passed
+    assert [c.name for c in ledger.failed] == ["c", "e", "h"]
+
+
+@pytest.mark.parametrize("measured", [float("nan"), "x", None])
+def test_non_numbers_fail_without_raising(measured):
+    ledger = claims.Ledger("t")
+    claim = ledger.at_least("x", measured, 0.0, why="w")
+    assert not claim.passed and "not a number" in claim.problem
+
+
+def test_missing_reason_duplicates_and_negative_tolerances_fail():
+    ledger = claims.Ledger("t")
+    assert "no reason" in ledger.at_least("x", 1, 0).problem
+    ledger.at_least("y", 1, 0, why="w")
+    assert "already recorded" in ledger.at_least("y", 1, 0, why="w").problem
+    assert "tolerances" in ledger.close("z", 1, 1, atol=-1, why="w").problem
+
+
+def test_check_raises_one_error_listing_every_failure():
+    ledger = claims.Ledger("chapter")
+    ledger.close("slope", -0.4, -0.5, atol=0.05, why="fit CI")
+    ledger.at_least("acc", 0.9, 0.95, why="3 SD")
+    ledger.at_most("ok", 0.0, 1.0, why="w")
+    with pytest.raises(claims.ClaimsFailed) as err:
+        ledger.check()
+    text = str(err.value)
+    assert "2 of 3 claims failed" in text
+    assert "slope: measured -0.4, expected -0.5 ± 0.05 (fit CI)" in text
+    assert "acc: measured 0.9, expected ≥ 0.95" in text and "ok" not in text.split("failed:")[1]
+
+
+def test_check_passes_and_empty_ledger_fails():
+    ledger = claims.Ledger("t")
+    ledger.between("r", 1.0, 0.9, 1.1, why="w")
+    ledger.check()
+    with pytest.raises(claims.ClaimsFailed, match="no claims"):
+        claims.Ledger("empty").check()
+
+
+def test_records_are_json_and_show_the_target():
+    ledger = claims.Ledger("t")
+    ledger.at_most("inf", float("inf"), 1.0, why="w")
+    ledger.close("c", 2.0, 2.0, rtol=0.05, why="w")
+    rows = json.loads(json.dumps(ledger.records()))
+    assert rows[0]["measured"] == "inf" and rows[0]["target"] == "≤ 1"
+    assert rows[1]["target"] == "2 ± 5%"
+    assert "1 of 2 claims hold" in ledger.to_html() and "FAIL inf" in ledger.to_text()

@@ -1,0 +1,55 @@
+"""theorylab.runtime: parameter validation happens first and names the parameter."""
+
+import numpy as np
+import pytest
+import torch
+
+from theorylab import runtime
+
+
+def test_setup_picks_profile_sizes_and_one_thread():
+    run = runtime.setup(profile="full", seed=3, device="cpu", fast=dict(n=10), full=dict(n=1000))
+    assert (run.profile, run.seed, run.sizes.n) == ("full", 3, 1000)
+    assert run.device == torch.device("cpu")
+    assert torch.get_num_threads() == 1
+    assert not run.fast
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(profile="turbo"), ["profile", "'fast'", "'full'", "turbo"]),
+    (dict(seed=-1), ["seed", ">= 0"]),
+    (dict(seed=1.5), ["seed", "integer"]),
+    (dict(seed=True), ["seed", "integer"]),
+    (dict(device="tpu"), ["device", "'cpu'", "'cuda'", "'auto'"]),
+])
+def test_bad_standard_parameters_name_the_parameter_and_the_allowed_values(kwargs, words):
+    with pytest.raises(ValueError) as err:
+        runtime.setup(**kwargs)
+    for word in words:
+        assert word in str(err.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_says_so():
+    with pytest.raises(ValueError, match="no CUDA device"):
+        runtime.setup(device="cuda")
+    assert runtime.setup(device="auto").device == torch.device("cpu")
+
+
+def test_profiles_must_name_the_same_sizes():
+    with pytest.raises(ValueError, match="same sizes"):
+        runtime.setup(fast=dict(n=1), full=dict(m=2))
+
+
+def test_require_helpers():
+    assert runtime.require_int("n", np.int64(4), minimum=1) == 4
+    assert runtime.require_float("beta", 1.5, low=1.0, low_open=True) == 1.5
+    assert runtime.require_choice("kind", "a", ["a", "b"]) == "a"
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 3\]"):
+        runtime.require_int("n", 4, minimum=1, maximum=3)
+    with pytest.raises(ValueError, match="beta"):
+        runtime.require_float("beta", 1.0, low=1.0, low_open=True)
+    with pytest.raises(ValueError, match="beta"):
+        runtime.require_float("beta", float("nan"))
+    with pytest.raises(ValueError, match="kind must be one of 'a', 'b'"):
+        runtime.require_choice("kind", "c", ["a", "b"])
