@@ -136,9 +136,9 @@ def claims_from(nb: Any) -> list[dict[str, Any]]:
 
 
 def _versions() -> dict[str, str]:
-    import torch
+    from importlib.metadata import version  # cheaper than importing torch in the build process
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
+    return {"python": platform.python_version(), "torch": version("torch"), "platform": platform.platform()}
 
 
 def execute(chapter: Chapter, parameters: dict[str, Any], output: Path | None = None) -> dict[str, Any]:
@@ -192,6 +192,9 @@ def execute(chapter: Chapter, parameters: dict[str, Any], output: Path | None = 
 
 
 def _run_one(chapter: Chapter, parameters: dict[str, Any], digest: str) -> dict[str, Any]:
+    # this worker process runs one chapter only: send its (and its kernel's) stderr to a log file
+    log = open(EXECUTED / f"{chapter.slug}.stderr.log", "w")
+    os.dup2(log.fileno(), 2)
     record = execute(chapter, parameters)
     record["hash"] = digest
     chapter.record_path.write_text(json.dumps(record, indent=1))

@@ -1,0 +1,73 @@
+"""The build's pieces: chapter discovery, selection, cache keys, claim collection, the report page."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from theorylab import build, claims, site
+
+
+def test_chapters_come_from_the_toc_in_order(tmp_path):
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n  - caption: A\n    chapters:\n"
+        "      - file: book/parts/a\n      - file: notebooks/one\n  - caption: B\n    chapters:\n"
+        "      - file: notebooks/two\n        sections:\n          - file: notebooks/three\n")
+    assert [c.slug for c in build.chapters(tmp_path)] == ["one", "two", "three"]
+    assert build.chapters(tmp_path)[0].source == tmp_path / "notebooks" / "one.md"
+
+
+def test_select_unknown_slug_lists_the_valid_ones():
+    chs = [build.Chapter("a", None), build.Chapter("b", None)]
+    assert build.select(chs, None) == chs and build.select(chs, ["b"]) == chs[1:]
+    with pytest.raises(ValueError, match="unknown chapter 'c'; valid chapters are: a, b"):
+        build.select(chs, ["c"])
+
+
+def test_parameters_are_validated_before_work():
+    assert build.validate_parameters("full", 2, "auto") == {"profile": "full", "seed": 2, "device": "auto"}
+    for bad in (("turbo", 0, "cpu"), ("fast", -1, "cpu"), ("fast", 0, "tpu")):
+        with pytest.raises(ValueError):
+            build.validate_parameters(*bad)
+
+
+def test_cache_key_follows_source_and_parameters(tmp_path):
+    src = tmp_path / "x.md"
+    src.write_text("a")
+    ch = build.Chapter("x", src)
+    fast = {"profile": "fast", "seed": 0, "device": "cpu"}
+    key = build.input_hash(ch, fast, tmp_path)
+    assert key == build.input_hash(ch, dict(fast), tmp_path)
+    assert key != build.input_hash(ch, {**fast, "seed": 1}, tmp_path)
+    src.write_text("b")
+    assert key != build.input_hash(ch, fast, tmp_path)
+
+
+def test_claims_are_collected_from_the_executed_notebook():
+    ledger = claims.Ledger("t")
+    ledger.at_least("a", 1.0, 0.5, why="w")
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("ledger.check()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={claims.MIME: {"chapter": "t", "claims": ledger.records()},
+                                                                   "text/plain": "..."})]
+    nb.cells = [nbformat.v4.new_code_cell("1"), cell]
+    found = build.claims_from(nb)
+    assert [c["name"] for c in found] == ["a"] and found[0]["passed"]
+
+
+def test_report_page_shows_failures_and_claims():
+    record = {"slug": "x", "status": "failed", "profile": "fast", "device": "cpu", "seed": 0, "wall_s": 1.5,
+              "peak_mem_mb": 300, "error": {"cell": 2, "ename": "ValueError", "evalue": "profile must be ..."},
+              "claims": [{"name": "a", "measured": 0.5, "target": "≥ 0.9", "passed": False, "why": "3 SD"}]}
+    page = site.report_page({"chapters": [record], "commit": "abc"})
+    assert "(reproducibility-report)=" in page and "{ref}`ch-x`" in page
+    assert "ValueError" in page and "| `a` | 0.5 | ≥ 0.9 | **no** | 3 SD |" in page
+    assert "No chapter has been executed yet" in site.report_page({"chapters": []})
+
+
+def test_progress_line_names_failing_claims():
+    record = {"slug": "x", "status": "failed", "wall_s": 2.0, "peak_mem_mb": 10,
+              "error": {"cell": 5, "ename": "ClaimsFailed", "evalue": "1 of 1 claims failed"},
+              "claims": [{"name": "a", "measured": 0.5, "target": "≥ 0.9", "passed": False}]}
+    text = build.line(record, 1, 3, 4)
+    assert text.startswith("[1/3] x     failed") and "0/1 claims" in text and "FAIL a: measured 0.5" in text
