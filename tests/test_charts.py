@@ -32,3 +32,11 @@ def test_series_are_coloured_and_bad_input_rejected():
         charts.theory_vs_experiment(None, None, x_title="x", y_title="y")
     with pytest.raises(ValueError, match="missing"):
         charts.theory_vs_experiment(pd.DataFrame({"x": [1]}), None, x_title="x", y_title="y")
+
+
+def test_series_order_and_domains():
+    th = pd.DataFrame({"x": [1, 2, 1, 2], "y": [1, 2, 2, 3], "series": ["b", "b", "a", "a"]})
+    spec = charts.theory_vs_experiment(th, None, x_title="x", y_title="y", series_order=["b", "a"],
+                                       y_domain=(0, 5)).to_dict()
+    enc = spec["layer"][0]["encoding"]
+    assert enc["color"]["scale"]["domain"] == ["b", "a"] and enc["y"]["scale"]["domain"] == [0, 5]

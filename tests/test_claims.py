@@ -11,30 +11,42 @@ from theorylab import claims
 
 def test_kinds_pass_and_fail_at_their_boundaries():
     ledger = claims.Ledger("t")
-    assert ledger.close("a", 1.05, 1.0, atol=0.05, why="w").passed
-    assert ledger.close("b", 1.1, 1.0, rtol=0.1, why="w").passed
-    assert not ledger.close("c", 1.2, 1.0, rtol=0.1, atol=0.05, why="w").passed
-    assert ledger.at_least("d", 0.95, 0.95, why="w").passed
-    assert not ledger.at_least("e", 0.94, 0.95, why="w").passed
-    assert ledger.at_most("f", np.float32(0.02), 0.02, why="w").passed
-    assert ledger.between("g", torch.tensor(0.5), 0.0, 1.0, why="w").passed
-    assert not ledger.between("h", 1.5, 0.0, 1.0, why="w").passed
+    ledger.close("a", 1.05, 1.0, atol=0.05, why="w")
+    assert ledger.claims[-1].passed
+    ledger.close("b", 1.1, 1.0, rtol=0.1, why="w")
+    assert ledger.claims[-1].passed
+    ledger.close("c", 1.2, 1.0, rtol=0.1, atol=0.05, why="w")
+    assert not ledger.claims[-1].passed
+    ledger.at_least("d", 0.95, 0.95, why="w")
+    assert ledger.claims[-1].passed
+    ledger.at_least("e", 0.94, 0.95, why="w")
+    assert not ledger.claims[-1].passed
+    ledger.at_most("f", np.float32(0.02), 0.02, why="w")
+    assert ledger.claims[-1].passed
+    ledger.between("g", torch.tensor(0.5), 0.0, 1.0, why="w")
+    assert ledger.claims[-1].passed
+    ledger.between("h", 1.5, 0.0, 1.0, why="w")
+    assert not ledger.claims[-1].passed
     assert [c.name for c in ledger.failed] == ["c", "e", "h"]
 
 
 @pytest.mark.parametrize("measured", [float("nan"), "x", None])
 def test_non_numbers_fail_without_raising(measured):
     ledger = claims.Ledger("t")
-    claim = ledger.at_least("x", measured, 0.0, why="w")
+    ledger.at_least("x", measured, 0.0, why="w")
+    claim = ledger.claims[-1]
     assert not claim.passed and "not a number" in claim.problem
 
 
 def test_missing_reason_duplicates_and_negative_tolerances_fail():
     ledger = claims.Ledger("t")
-    assert "no reason" in ledger.at_least("x", 1, 0).problem
+    ledger.at_least("x", 1, 0)
     ledger.at_least("y", 1, 0, why="w")
-    assert "already recorded" in ledger.at_least("y", 1, 0, why="w").problem
-    assert "tolerances" in ledger.close("z", 1, 1, atol=-1, why="w").problem
+    ledger.at_least("y", 1, 0, why="w")
+    ledger.close("z", 1, 1, atol=-1, why="w")
+    problems = [c.problem for c in ledger.claims]
+    assert "no reason" in problems[0] and not problems[1]
+    assert "already recorded" in problems[2] and "tolerances" in problems[3]
 
 
 def test_check_raises_one_error_listing_every_failure():
@@ -66,3 +78,12 @@ def test_records_are_json_and_show_the_target():
     assert rows[0]["measured"] == "inf" and rows[0]["target"] == "≤ 1"
     assert rows[1]["target"] == "2 ± 5%"
     assert "1 of 2 claims hold" in ledger.to_html() and "FAIL inf" in ledger.to_text()
+
+
+def test_show_turns_scalars_into_plain_numbers():
+    ledger = claims.Ledger("t")
+    ledger.show("a", np.float64(1.5))
+    ledger.show("b", torch.tensor(3))
+    ledger.show("c", "text")
+    assert ledger.shown == {"a": 1.5, "b": 3, "c": "text"}
+    assert type(ledger.shown["a"]) is float and type(ledger.shown["b"]) is int

@@ -60,7 +60,8 @@ def aggregate(experiment: pd.DataFrame) -> pd.DataFrame:
 
 def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.DataFrame | None = None, *,
                          x_title: str, y_title: str, log_x: bool = False, log_y: bool = False,
-                         title: str | None = None, series_title: str = "", width: int = WIDTH,
+                         title: str | None = None, series_title: str = "", series_order: list | None = None,
+                         x_domain: tuple | None = None, y_domain: tuple | None = None, width: int = WIDTH,
                          height: int = HEIGHT) -> alt.LayerChart:
     """Theory as lines and experiment as mean +- sd points, on shared axes.
 
@@ -72,17 +73,20 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
         log_x, log_y: logarithmic axes.
         title: the chart's title; a subtitle always says what lines and points are.
         series_title: the legend's title when there is a ``series`` column.
+        series_order: the series in legend (and colour) order; default: sorted.
+        x_domain, y_domain: fixed axis ranges ``(low, high)``; default: fitted to the data.
     """
     if theory is None and experiment is None:
         raise ValueError("theory and experiment cannot both be None")
     has_series = any(df is not None and "series" in df.columns for df in (theory, experiment))
-    x_scale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
-    y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    x_scale = _scale(log_x, x_domain)
+    y_scale = _scale(log_y, y_domain)
     x_enc = alt.X("x:Q", title=x_title, scale=x_scale)
 
     def color(default: str):
         if has_series:
-            return alt.Color("series:N", title=series_title or None)
+            scale = alt.Scale(domain=list(series_order)) if series_order is not None else alt.Undefined
+            return alt.Color("series:N", title=series_title or None, scale=scale)
         return alt.value(default)
 
     layers, subtitle = [], []
@@ -114,6 +118,13 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
     if title:
         return chart.properties(title=alt.TitleParams(title, subtitle=legend))
     return chart.properties(title=alt.TitleParams(legend, fontSize=12, fontWeight="normal", color="#555"))
+
+
+def _scale(log: bool, domain: tuple | None) -> alt.Scale:
+    kwargs = {"type": "log"} if log else {"zero": False}
+    if domain is not None:
+        kwargs.update(domain=list(domain), clamp=True)
+    return alt.Scale(**kwargs)
 
 
 def loglog(theory: pd.DataFrame | None = None, experiment: pd.DataFrame | None = None, **kwargs) -> alt.LayerChart:

@@ -77,6 +77,10 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
 def _glue(name: str, value: Any) -> None:
     """Glue ``value`` under ``name`` when running inside a notebook kernel; a no-op elsewhere."""
     try:
@@ -104,20 +108,24 @@ class Ledger:
         """|measured - expected| <= atol + rtol * |expected|."""
         return self._record(name, "close", measured, expected=expected, rtol=rtol, atol=atol, why=why)
 
-    def at_least(self, name: str, measured: Any, bound: Any, *, why: str = "") -> Claim:
+    def at_least(self, name: str, measured: Any, bound: Any, *, why: str = "") -> None:
         """measured >= bound."""
-        return self._record(name, "at_least", measured, low=bound, why=why)
+        self._record(name, "at_least", measured, low=bound, why=why)
 
-    def at_most(self, name: str, measured: Any, bound: Any, *, why: str = "") -> Claim:
+    def at_most(self, name: str, measured: Any, bound: Any, *, why: str = "") -> None:
         """measured <= bound."""
-        return self._record(name, "at_most", measured, high=bound, why=why)
+        self._record(name, "at_most", measured, high=bound, why=why)
 
-    def between(self, name: str, measured: Any, low: Any, high: Any, *, why: str = "") -> Claim:
+    def between(self, name: str, measured: Any, low: Any, high: Any, *, why: str = "") -> None:
         """low <= measured <= high."""
-        return self._record(name, "between", measured, low=low, high=high, why=why)
+        self._record(name, "between", measured, low=low, high=high, why=why)
 
     def show(self, name: str, value: Any) -> None:
         """Glue a number that the prose quotes but that is not a claim (a runtime, a size)."""
+        number = _number(value)
+        if number is not None and float(number).is_integer() and isinstance(_plain(value), int):
+            number = int(number)
+        value = value if number is None else number  # numpy/torch scalars glue as plain numbers
         self.shown[str(name)] = value
         _glue(str(name), value)
 
