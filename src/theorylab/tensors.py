@@ -1,0 +1,458 @@
+r"""Data tensors and their quantum entanglement under canonical partitions.
+
+Each scalar feature :math:`x_n \in [0, 1]` is embedded as
+:math:`\phi(x_n) = (\cos \pi\theta x_n, \sin \pi\theta x_n)`, and a labelled sample set
+:math:`\{(x^{(m)}, y_m)\}_{m=1}^M` with :math:`y_m = \pm 1` defines the empirical data tensor
+
+.. math::  \mathcal D = \frac1M \sum_{m=1}^M y_m \, \phi(x^{(m)}_1) \otimes \cdots \otimes \phi(x^{(m)}_N).
+
+Its entanglement under a partition :math:`(K, K^c)` of the feature indices is the entropy of the
+normalised squared singular values :math:`\rho_r` of the matricization :math:`[\![\mathcal D; K]\!]`,
+
+.. math::  \mathrm{QE}(\mathcal D; K) = -\sum_r \rho_r \ln \rho_r  \quad \text{(nats)}.
+
+Reference: Alexander, De La Vega, Razin & Cohen (NeurIPS 2023): the data tensor, quantum
+entanglement and canonical partitions, and their released ``entropy_module.py`` (Gram matrices).
+
+``data_entanglement`` never forms the :math:`2^N` tensor: with :math:`\Phi_K` the
+:math:`M \times 2^{|K|}` matrix of embedded rows restricted to K, the matricization is
+:math:`\tfrac1M \Phi_K^\top Y \Phi_{K^c}` (Y = diag(y)), so its squared singular values are the
+eigenvalues of :math:`B^\top Y G_{K^c} Y B` where :math:`B B^\top = G_K` and the Gram matrices
+:math:`G_S[i, j] = \prod_{n \in S} \cos(\pi\theta (x^{(i)}_n - x^{(j)}_n))` are M x M.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import xlogy
+
+__all__ = [
+    "average_entanglement",
+    "canonical_entanglement",
+    "canonical_partitions",
+    "data_entanglement",
+    "data_tensor",
+    "embed",
+    "entanglement",
+    "entropy",
+    "hierarchical_truncation",
+    "scale_unit",
+    "tree_tensor",
+    "width_bounds",
+]
+
+_MAX_EXPLICIT_FEATURES = 22  # 2**22 float64 entries per sample row is already 32 MiB
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_theta(theta: float) -> float:
+    theta = float(theta)
+    if not (np.isfinite(theta) and 0.0 < theta <= 1.0):
+        raise ValueError(f"theta must be a finite number in (0, 1], got {theta!r}")
+    return theta
+
+
+def _check_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"x must be a non-empty (M, N) array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)) or x.min() < -1e-9 or x.max() > 1 + 1e-9:
+        raise ValueError("x must be finite with features scaled to [0, 1] (see scale_unit)")
+    y = np.asarray(y)
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {y.shape}")
+    if not np.all((y == 1) | (y == -1)):
+        raise ValueError("y must contain labels -1 or +1 only")
+    return x, y.astype(np.float64)
+
+
+def _check_part(part: Sequence[int], n: int) -> np.ndarray:
+    try:
+        idx = np.asarray(part)
+    except Exception as err:  # pragma: no cover - exotic inputs
+        raise ValueError(f"part must be a sequence of feature indices: {err}") from None
+    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError("part must be a non-empty 1-D sequence of integer feature indices")
+    if idx.min() < 0 or idx.max() >= n:
+        raise ValueError(f"part has indices out of range [0, {n - 1}]")
+    if np.unique(idx).size != idx.size:
+        raise ValueError("part has repeated indices")
+    if idx.size == n:
+        raise ValueError("part must be a proper subset: its complement is empty")
+    return idx.astype(np.int64)
+
+
+def _tree_depth(n_features: int, dims: int) -> int:
+    if dims not in (1, 2):
+        raise ValueError(f"dims must be 1 (binary tree) or 2 (quad-tree), got {dims!r}")
+    if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)):
+        raise ValueError(f"n_features must be an int, got {n_features!r}")
+    branching = 2**dims
+    depth, size = 0, 1
+    while size < n_features:
+        size *= branching
+        depth += 1
+    if size != n_features or n_features < branching:
+        what = "a power of 2 (>= 2)" if dims == 1 else "a power of 4 (>= 4): a square 2^L x 2^L image"
+        raise ValueError(f"n_features must be {what}, got {n_features}")
+    return depth
+
+
+# ----------------------------------------------------------------------------- partitions
+def canonical_partitions(
+    n_features: int, *, dims: int = 1, levels: Sequence[int] | None = None
+) -> dict[int, list[np.ndarray]]:
+    r"""Node sets of the perfect binary tree (or quad-tree) over the features, level by level.
+
+    .. math::  \mathcal C_N = \{K = \{2^{L-l}(n-1)+1, \dots, 2^{L-l} n\} : l \in [L], n \in [2^l]\}
+
+    Reference: Alexander et al. (2023), the canonical partitions; the quad-tree
+    version (``dims=2``) splits a square image into quadrants recursively.
+
+    Args:
+        n_features: N = 2^L (``dims=1``) or N = 4^L, a 2^L x 2^L image flattened row-major
+            (``dims=2``).
+        dims: 1 for sequences, 2 for square images.
+        levels: which tree levels to return (1 = children of the root, L = single features);
+            all of 1..L by default.
+    Returns:
+        ``{level: [K_1, K_2, ...]}``: the sorted index arrays of the level's nodes, in
+        depth-first (left-to-right, or Z-order for images) order, so siblings are consecutive.
+    """
+    depth = _tree_depth(n_features, dims)
+    if levels is None:
+        levels = range(1, depth + 1)
+    levels = list(levels)
+    for lev in levels:
+        if isinstance(lev, bool) or not isinstance(lev, (int, np.integer)) or not 1 <= lev <= depth:
+            raise ValueError(f"levels must be integers in 1..{depth}, got {lev!r}")
+    out: dict[int, list[np.ndarray]] = {}
+    for lev in levels:
+        if dims == 1:
+            size = n_features >> lev
+            out[int(lev)] = [np.arange(k * size, (k + 1) * size) for k in range(2**lev)]
+        else:
+            side = 2**depth
+            block = side >> lev
+            blocks = []
+            for code in range(4**lev):  # Z-order: interleave the bits of (row, col)
+                r = c = 0
+                for b in range(lev):
+                    c |= ((code >> (2 * b)) & 1) << b
+                    r |= ((code >> (2 * b + 1)) & 1) << b
+                rows = np.arange(r * block, (r + 1) * block)
+                cols = np.arange(c * block, (c + 1) * block)
+                blocks.append((rows[:, None] * side + cols[None, :]).ravel())
+            out[int(lev)] = blocks
+    return out
+
+
+# ----------------------------------------------------------------------------- explicit route
+def scale_unit(x: np.ndarray) -> np.ndarray:
+    """Min-max scale every feature (column) of ``x`` to [0, 1]; constant features become 0."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D (M, N) array, got shape {x.shape}")
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return (x - lo) / span
+
+
+def embed(x: np.ndarray, *, theta: float = 0.085) -> np.ndarray:
+    r"""Feature map :math:`\phi(x) = (\cos\pi\theta x, \sin\pi\theta x)`; (M, N) -> (M, N, 2)."""
+    theta = _check_theta(theta)
+    x = np.asarray(x, dtype=np.float64)
+    return np.stack([np.cos(np.pi * theta * x), np.sin(np.pi * theta * x)], axis=-1)
+
+
+def data_tensor(x: np.ndarray, y: np.ndarray, *, theta: float = 0.085) -> np.ndarray:
+    r"""The explicit data tensor :math:`\mathcal D = \frac1M\sum_m y_m \otimes_n \phi(x^{(m)}_n)`.
+
+    Only for small N (memory M * 2^N); the test twin of :func:`data_entanglement`.
+
+    Returns:
+        an array of shape (2,) * N.
+    """
+    x, y = _check_xy(x, y)
+    m, n = x.shape
+    if n > _MAX_EXPLICIT_FEATURES:
+        raise ValueError(f"x has N={n} features; the explicit tensor allows N <= {_MAX_EXPLICIT_FEATURES}")
+    phi = embed(x, theta=theta)
+    rows = (y / m)[:, None]  # (M, 1): running Kronecker product per sample
+    for j in range(n):
+        rows = (rows[:, :, None] * phi[:, None, j, :]).reshape(m, -1)
+    return rows.sum(axis=0).reshape((2,) * n)
+
+
+def entropy(weights: np.ndarray) -> float:
+    r"""Shannon entropy :math:`-\sum_r \rho_r \ln\rho_r` of non-negative weights after normalising."""
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+    total = w.sum()
+    if total <= 0:
+        raise ValueError("weights must have a positive sum (the tensor is zero)")
+    rho = w[w > 0] / total
+    return float(-(rho * np.log(rho)).sum())
+
+
+def entanglement(tensor: np.ndarray, part: Sequence[int]) -> float:
+    r"""Quantum entanglement :math:`\mathrm{QE}(A; K)` of an explicit tensor, by SVD.
+
+    .. math::  \rho_r = \sigma_r^2 / \textstyle\sum_{r'} \sigma_{r'}^2, \qquad
+               \mathrm{QE} = -\sum_r \rho_r \ln \rho_r,
+
+    with :math:`\sigma_r` the singular values of the matricization whose rows are indexed by the
+    modes in ``part`` (K) and whose columns by the rest.
+    """
+    a = np.asarray(tensor, dtype=np.float64)
+    idx = _check_part(part, a.ndim)
+    rest = np.setdiff1d(np.arange(a.ndim), idx)
+    rows = int(np.prod([a.shape[i] for i in idx]))
+    mat = np.transpose(a, np.concatenate([idx, rest])).reshape(rows, -1)
+    return entropy(np.linalg.svd(mat, compute_uv=False) ** 2)
+
+
+# ----------------------------------------------------------------------------- Gram route
+def _gram(x: np.ndarray, idx: np.ndarray, theta: float) -> np.ndarray:
+    """G[i, j] = prod_{n in idx} cos(pi theta (x_in - x_jn)) = <phi_idx(x_i), phi_idx(x_j)>."""
+    c, s = np.cos(np.pi * theta * x[:, idx]), np.sin(np.pi * theta * x[:, idx])
+    g = np.ones((x.shape[0], x.shape[0]))
+    tmp = np.empty_like(g)
+    for j in range(idx.size):  # one rank-2 factor per feature; cost O(M^2) each
+        np.multiply.outer(c[:, j], c[:, j], out=tmp)
+        tmp += np.multiply.outer(s[:, j], s[:, j])
+        g *= tmp
+    return g
+
+
+def _explicit_rows(x: np.ndarray, idx: np.ndarray, theta: float) -> np.ndarray:
+    """Phi_K: the (M, 2^|K|) embedded rows restricted to K (Khatri-Rao product of phi's)."""
+    phi = embed(x[:, idx], theta=theta)
+    rows = np.ones((x.shape[0], 1))
+    for j in range(idx.size):
+        rows = (rows[:, :, None] * phi[:, None, j, :]).reshape(x.shape[0], -1)
+    return rows
+
+
+def _qe_from_factor(b: np.ndarray, y: np.ndarray, g_rest: np.ndarray) -> float:
+    """QE from B (B B^T = G_K) and G_{K^c}: sigma^2 = eig(B^T Y G_{K^c} Y B)."""
+    yb = y[:, None] * b
+    core = yb.T @ g_rest @ yb
+    return entropy(np.linalg.eigvalsh((core + core.T) / 2))
+
+
+def _factor(g: np.ndarray) -> np.ndarray:
+    """B with B B^T = G, dropping the numerically-zero eigen-directions (exact up to rounding)."""
+    w, u = np.linalg.eigh(g)
+    keep = w > w.max() * g.shape[0] * np.finfo(float).eps
+    return u[:, keep] * np.sqrt(w[keep])
+
+
+def _qe_split(x: np.ndarray, y: np.ndarray, idx: np.ndarray, g_side: np.ndarray | None,
+              g_rest: np.ndarray, theta: float) -> float:
+    """QE for K = idx given G_{K^c}; uses Phi_K explicitly when 2^|K| < M, else an eigh of G_K."""
+    if 2 ** idx.size < x.shape[0]:
+        return _qe_from_factor(_explicit_rows(x, idx, theta), y, g_rest)
+    if g_side is None:
+        g_side = _gram(x, idx, theta)
+    return _qe_from_factor(_factor(g_side), y, g_rest)
+
+
+def data_entanglement(
+    x: np.ndarray, y: np.ndarray, part: Sequence[int], *, theta: float = 0.085
+) -> float:
+    r"""QE (nats) of the data tensor of ``(x, y)`` under the partition (part, rest), exactly.
+
+    .. math::  \sigma^2(\mathcal D; K) = \mathrm{eig}\big(B^\top Y G_{K^c} Y B\big)/M^2,
+               \quad B B^\top = G_K
+
+    Reference: Alexander et al. (2023) and their released code, which also works with Gram
+    matrices. Cost O(M^2 N + M^3); the 2^N tensor is never formed.
+
+    Args:
+        x: (M, N) features scaled to [0, 1] (see :func:`scale_unit`).
+        y: (M,) labels in {-1, +1}.
+        part: indices of K (non-empty, distinct, in range, not all features).
+        theta: the frequency of the embedding.
+    Returns:
+        QE in nats, in [0, ln min(M, 2^|K|, 2^{N-|K|})].
+    """
+    theta = _check_theta(theta)
+    x, y = _check_xy(x, y)
+    idx = _check_part(part, x.shape[1])
+    rest = np.setdiff1d(np.arange(x.shape[1]), idx)
+    if idx.size > rest.size:  # factor the smaller side: the explicit route is cheaper there
+        idx, rest = rest, idx
+    return _qe_split(x, y, idx, None, _gram(x, rest, theta), theta)
+
+
+def canonical_entanglement(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    dims: int = 1,
+    levels: Sequence[int] | None = (1, 2, 3, 4),
+    theta: float = 0.085,
+) -> dict[int, np.ndarray]:
+    r"""QE of the data tensor under every canonical partition of the given levels.
+
+    Same numbers as calling :func:`data_entanglement` on each set of
+    :func:`canonical_partitions`, but the Gram matrices are shared along the tree: a node's Gram
+    matrix is the entrywise product of its children's, and its complement's is the parent's
+    complement times the siblings'. Cost O(M^2 N + (#partitions) M^3), memory O(#nodes M^2).
+
+    Returns:
+        ``{level: array of QE, one per node of that level in canonical order}``.
+    """
+    theta = _check_theta(theta)
+    x, y = _check_xy(x, y)
+    n = x.shape[1]
+    _tree_depth(n, dims)
+    parts = canonical_partitions(n, dims=dims, levels=levels)
+    deepest = max(parts)
+    tree = canonical_partitions(n, dims=dims, levels=range(1, deepest + 1))
+    branching = 2**dims
+    # Gram matrices of every node, bottom-up (level `deepest` from the features).
+    grams: dict[int, list[np.ndarray]] = {deepest: [_gram(x, k, theta) for k in tree[deepest]]}
+    for lev in range(deepest - 1, 0, -1):
+        kids = grams[lev + 1]
+        grams[lev] = [np.prod(kids[i * branching:(i + 1) * branching], axis=0)
+                      for i in range(len(tree[lev]))]
+    out: dict[int, np.ndarray] = {}
+    comp_prev = [np.ones((x.shape[0], x.shape[0]))]  # the root has an empty complement
+    for lev in range(1, deepest + 1):
+        comp = []
+        for i, _ in enumerate(tree[lev]):
+            parent, first = divmod(i, branching)[0], (i // branching) * branching
+            sib = [grams[lev][j] for j in range(first, first + branching) if j != i]
+            comp.append(comp_prev[parent] * np.prod(sib, axis=0))
+        if lev in parts:
+            values = []
+            for i, k in enumerate(tree[lev]):
+                if dims == 1 and lev == 1 and i == 1:  # the two halves are complementary
+                    values.append(values[0])
+                    continue
+                values.append(_qe_split(x, y, k, grams[lev][i], comp[i], theta))
+            out[lev] = np.asarray(values)
+        comp_prev = comp
+        grams.pop(lev - 1, None)
+    return out
+
+
+def average_entanglement(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    dims: int = 1,
+    levels: Sequence[int] | None = (1, 2, 3, 4),
+    theta: float = 0.085,
+) -> float:
+    """Mean over levels of the mean QE over the level's canonical partitions (the paper's summary)."""
+    per_level = canonical_entanglement(x, y, dims=dims, levels=levels, theta=theta)
+    return float(np.mean([v.mean() for v in per_level.values()]))
+
+
+# ----------------------------------------------------------------------------- tree tensor networks
+def tree_tensor(n_features: int, width: int, *, gen: np.random.Generator, leaf_dim: int = 2) -> np.ndarray:
+    r"""A random locally connected tensor network: a perfect binary tree of width ``width``.
+
+    Leaves are (leaf_dim x R) matrices, inner nodes (R x R x R) tensors, the root an (R x R)
+    matrix, all Gaussian; contracting the tree gives :math:`\mathcal W_{TN}` of shape
+    (leaf_dim,) * N. Every canonical matricization has rank <= R (cut the tree at one edge).
+    """
+    _tree_depth(n_features, 1)
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be a positive int, got {width!r}")
+    nodes = [gen.standard_normal((leaf_dim, width)) for _ in range(n_features)]  # (D^size, R) each
+    while len(nodes) > 2:
+        nodes = [np.einsum("ip,jq,pqr->ijr", a, b, gen.standard_normal((width,) * 3)).reshape(-1, width)
+                 for a, b in zip(nodes[::2], nodes[1::2])]
+    root = np.einsum("ip,jq,pq->ij", nodes[0], nodes[1], gen.standard_normal((width, width)))
+    return root.reshape((leaf_dim,) * n_features)
+
+
+def _project(a: np.ndarray, modes: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Apply the orthogonal projection basis @ basis.T to the group of ``modes`` of ``a``."""
+    rest = np.setdiff1d(np.arange(a.ndim), modes)
+    perm = np.concatenate([modes, rest])
+    mat = np.transpose(a, perm).reshape(basis.shape[0], -1)
+    mat = basis @ (basis.T @ mat)
+    return np.transpose(mat.reshape([a.shape[i] for i in perm]), np.argsort(perm))
+
+
+def hierarchical_truncation(tensor: np.ndarray, width: int) -> np.ndarray:
+    r"""Hierarchical SVD: a width-``width`` tree tensor network close to ``tensor``.
+
+    For every node t of the binary tree (levels 1..L) take :math:`U_t`, the top-R left singular
+    vectors of the t-matricization of the *original* tensor, and apply the projections
+    :math:`U_t U_t^\top` from the top level down. The error obeys (Grasedyck 2010, Thm. 3.11)
+
+    .. math::  \|A - A_{\mathcal H}\|^2 \le \sum_t \sum_{r > R} \sigma_{t, r}^2 .
+    """
+    a = np.asarray(tensor, dtype=np.float64)
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be a positive int, got {width!r}")
+    parts = canonical_partitions(a.ndim, dims=1)
+    bases = []
+    for lev in sorted(parts):
+        for k in parts[lev]:
+            rest = np.setdiff1d(np.arange(a.ndim), k)
+            rows = int(np.prod([a.shape[i] for i in k]))
+            u = np.linalg.svd(np.transpose(a, np.concatenate([k, rest])).reshape(rows, -1),
+                              full_matrices=False)[0]
+            bases.append((k, u[:, :width]))
+    out = a
+    for k, u in bases:
+        out = _project(out, k, u)
+    return out
+
+
+def _binary_entropy(t: np.ndarray) -> np.ndarray:
+    """H_b(t) = -t ln t - (1 - t) ln(1 - t), with 0 ln 0 = 0."""
+    return -xlogy(t, t) - xlogy(1 - t, 1 - t)
+
+
+def width_bounds(tensor: np.ndarray, widths: Sequence[int]) -> pd.DataFrame:
+    r"""Distance from a normalised tensor to width-R tree networks: measured and both bounds.
+
+    For each R: ``hsvd`` is :math:`\|\hat A - \hat A_{\mathcal H}\|` for the hierarchical
+    truncation (a width-R network, so an upper estimate of the best distance); ``upper_tail`` is
+    :math:`2\sqrt{\sum_t \text{tail}_t}` over the 2N-3 distinct canonical partitions;
+    ``upper_qe`` is :math:`2\sqrt{(2N-3)\max_K \mathrm{QE}/\ln(R+1)}` (sufficiency);
+    ``lower_qe`` is the largest :math:`\epsilon \le 1 - 1/d_K` with
+    :math:`\mathrm{QE}(A;K) > \ln R + \epsilon\ln(d_K - 1) + H_b(\epsilon)` for some K
+    (necessity, via the Fannes-Audenaert inequality): no width-R network is closer than that.
+    """
+    a = np.asarray(tensor, dtype=np.float64)
+    a = a / np.linalg.norm(a)
+    n = a.ndim
+    parts = canonical_partitions(n, dims=1)
+    spectra = []  # (rho sorted descending, smaller side dimension), one per distinct partition
+    for lev in sorted(parts):
+        for i, k in enumerate(parts[lev]):
+            if lev == 1 and i == 1:
+                continue
+            rest = np.setdiff1d(np.arange(n), k)
+            rows = int(np.prod([a.shape[j] for j in k]))
+            mat = np.transpose(a, np.concatenate([k, rest])).reshape(rows, -1)
+            spectra.append((np.linalg.svd(mat, compute_uv=False) ** 2, min(mat.shape)))
+    qe = np.array([entropy(rho) for rho, _ in spectra])
+    eps = np.linspace(0.0, 1.0, 20001)
+    rows = []
+    for width in widths:
+        h = hierarchical_truncation(a, int(width))
+        h_norm = np.linalg.norm(h)
+        hsvd = float(np.linalg.norm(a - h / h_norm)) if h_norm > 0 else float(np.sqrt(2.0))
+        tail = sum(float(rho[int(width):].sum()) for rho, _ in spectra)
+        lower = 0.0
+        for q, (_, d) in zip(qe, spectra):
+            grid = eps[eps <= 1 - 1 / d] if d > 1 else eps[:1]
+            ok = np.log(width) + grid * np.log(max(d - 1, 1)) + _binary_entropy(grid) < q
+            if ok.any():
+                lower = max(lower, float(grid[ok].max()))
+        rows.append(dict(width=int(width), hsvd=hsvd, upper_tail=2 * np.sqrt(tail),
+                         upper_qe=2 * np.sqrt(len(spectra) * qe.max() / np.log(width + 1)),
+                         lower_qe=lower, max_qe=float(qe.max())))
+    return pd.DataFrame(rows)

@@ -1,0 +1,178 @@
+"""theorylab.tensors: the Gram route against the explicit tensor, invariants, bounds, bad inputs."""
+
+import numpy as np
+import pytest
+
+from theorylab import rng, tensors
+
+
+def _data(seed: int, m: int, n: int):
+    gen = rng.numpy(seed, "test-tensors")
+    return gen.random((m, n)), gen.choice([-1.0, 1.0], size=m)
+
+
+# --- second route: explicit 2^N tensor against the Gram trick -------------------------------------
+@pytest.mark.parametrize("theta", [0.085, 0.5, 1.0])
+def test_gram_route_matches_explicit_tensor(theta):
+    x, y = _data(0, 40, 8)
+    d = tensors.data_tensor(x, y, theta=theta)
+    for part in ([0], [0, 1], [0, 1, 2, 3], [2, 5, 7], [1, 3, 4, 6, 7]):
+        assert abs(tensors.data_entanglement(x, y, part, theta=theta) - tensors.entanglement(d, part)) < 1e-9
+
+
+def test_gram_route_when_the_sample_is_smaller_than_both_sides():
+    x, y = _data(1, 20, 12)  # 2^6 = 64 > M = 20: the eigendecomposition route
+    d = tensors.data_tensor(x, y, theta=0.5)
+    part = [0, 2, 4, 6, 8, 10]
+    assert abs(tensors.data_entanglement(x, y, part, theta=0.5) - tensors.entanglement(d, part)) < 1e-9
+
+
+@pytest.mark.parametrize("dims, n", [(1, 8), (2, 16)])
+def test_canonical_entanglement_matches_partition_by_partition(dims, n):
+    x, y = _data(2, 30, n)
+    d = tensors.data_tensor(x, y, theta=0.5)
+    got = tensors.canonical_entanglement(x, y, dims=dims, levels=None, theta=0.5)
+    for lev, parts in tensors.canonical_partitions(n, dims=dims).items():
+        want = [tensors.entanglement(d, k) for k in parts]
+        assert np.max(np.abs(got[lev] - want)) < 1e-9
+
+
+def test_data_tensor_is_the_label_weighted_mean_of_product_states():
+    x, y = _data(3, 5, 3)
+    phi = tensors.embed(x, theta=0.3)
+    want = sum(y[m] * np.einsum("i,j,k->ijk", *phi[m]) for m in range(5)) / 5
+    assert np.allclose(tensors.data_tensor(x, y, theta=0.3), want)
+
+
+# --- identities and invariants ----------------------------------------------------------------------
+def test_product_tensor_has_zero_entanglement():
+    gen = rng.numpy(0, "product")
+    vecs = [gen.standard_normal(3) for _ in range(4)]
+    a = np.einsum("i,j,k,l->ijkl", *vecs)
+    for part in ([0], [0, 1], [1, 3]):
+        assert abs(tensors.entanglement(a, part)) < 1e-12
+
+
+def test_maximally_entangled_two_by_two_is_ln2():
+    bell = np.eye(2) / np.sqrt(2)
+    assert abs(tensors.entanglement(bell, [0]) - np.log(2)) < 1e-12
+
+
+def test_entanglement_is_invariant_to_order_within_each_side_and_symmetric():
+    x, y = _data(4, 50, 8)
+    k = [1, 4, 6]
+    base = tensors.data_entanglement(x, y, k)
+    gen = rng.numpy(0, "perm-within")
+    rest = np.setdiff1d(np.arange(8), k)
+    perm = np.empty(8, dtype=int)  # shuffle positions inside K and inside K^c only
+    perm[k] = gen.permutation(k)
+    perm[rest] = gen.permutation(rest)
+    assert abs(tensors.data_entanglement(x[:, perm], y, k) - base) < 1e-10
+    assert abs(tensors.data_entanglement(x, y, rest) - base) < 1e-10
+    assert abs(tensors.data_entanglement(x, -y, k) - base) < 1e-10  # a global sign is invisible
+
+
+def test_entanglement_is_at_most_log_of_the_smaller_side_and_of_m():
+    x, y = _data(5, 6, 8)
+    for part in ([0], [0, 1], [0, 1, 2, 3]):
+        q = tensors.data_entanglement(x, y, part, theta=1.0)
+        assert 0 <= q <= min(len(part) * np.log(2), np.log(6)) + 1e-12
+
+
+def test_tree_network_of_width_r_has_qe_at_most_ln_r():
+    gen = rng.numpy(0, "tree")
+    for width in (1, 2, 3, 5):
+        w = tensors.tree_tensor(8, width, gen=gen)
+        for parts in tensors.canonical_partitions(8).values():
+            for k in parts:
+                assert tensors.entanglement(w, k) <= np.log(width) + 1e-9
+
+
+def test_hierarchical_truncation_is_width_r_and_obeys_the_tail_bound():
+    gen = rng.numpy(0, "hsvd")
+    a = tensors.tree_tensor(8, 4, gen=gen) + 0.1 * gen.standard_normal((2,) * 8)
+    a /= np.linalg.norm(a)
+    parts = tensors.canonical_partitions(8)
+    for width in (1, 2, 3):
+        h = tensors.hierarchical_truncation(a, width)
+        tail = 0.0
+        for lev, ks in parts.items():
+            for i, k in enumerate(ks):
+                rest = np.setdiff1d(np.arange(8), k)
+                mat = np.transpose(h, np.concatenate([k, rest])).reshape(2 ** len(k), -1)
+                assert np.linalg.matrix_rank(mat, tol=1e-10) <= width
+                if not (lev == 1 and i == 1):
+                    s = np.linalg.svd(np.transpose(a, np.concatenate([k, rest])).reshape(2 ** len(k), -1),
+                                      compute_uv=False)
+                    tail += np.sum(s[width:] ** 2)
+        assert np.sum((a - h) ** 2) <= tail + 1e-12
+
+
+def test_width_bounds_sandwich_the_truncation():
+    gen = rng.numpy(1, "bounds")
+    a = tensors.tree_tensor(8, 2, gen=gen) + 0.05 * gen.standard_normal((2,) * 8)
+    df = tensors.width_bounds(a, range(1, 6))
+    assert (df["lower_qe"] <= df["hsvd"] + 1e-12).all()
+    assert (df["hsvd"] <= df["upper_tail"] + 1e-12).all()
+    assert (df["upper_tail"] <= df["upper_qe"] + 1e-12).all()
+
+
+def test_tail_mass_lemma():
+    gen = rng.numpy(0, "tail")
+    for _ in range(20):
+        rho = np.sort(gen.dirichlet(np.full(30, 0.3)))[::-1]
+        for r in (1, 3, 10):
+            assert rho[r:].sum() <= tensors.entropy(rho) / np.log(r + 1) + 1e-12
+
+
+def test_canonical_partitions_shapes_and_zorder():
+    parts = tensors.canonical_partitions(8)
+    assert [list(k) for k in parts[2]] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    quads = tensors.canonical_partitions(16, dims=2)
+    assert [sorted(k) for k in quads[1]] == [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
+    assert sorted(np.concatenate(quads[2])) == list(range(16))
+    assert list(tensors.canonical_partitions(64, levels=[3])) == [3]
+
+
+# --- failure paths ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("part, word", [([0, 0], "repeated"), ([8], "range"), ([-1], "range"),
+                                        ([], "non-empty"), (list(range(8)), "proper"), ([0.5], "integer")])
+def test_bad_partitions(part, word):
+    x, y = _data(0, 10, 8)
+    with pytest.raises(ValueError, match="part") as err:
+        tensors.data_entanglement(x, y, part)
+    assert word in str(err.value)
+
+
+def test_bad_labels_features_and_sizes():
+    x, y = _data(0, 10, 8)
+    with pytest.raises(ValueError, match="y"):
+        tensors.data_entanglement(x, np.where(y > 0, 1.0, 0.0), [0])
+    with pytest.raises(ValueError, match="x"):
+        tensors.data_entanglement(x * 3, y, [0])
+    with pytest.raises(ValueError, match="theta"):
+        tensors.data_entanglement(x, y, [0], theta=0.0)
+    with pytest.raises(ValueError, match="n_features"):
+        tensors.canonical_partitions(12)
+    with pytest.raises(ValueError, match="n_features"):
+        tensors.canonical_partitions(32, dims=2)
+    with pytest.raises(ValueError, match="dims"):
+        tensors.canonical_partitions(16, dims=3)
+    with pytest.raises(ValueError, match="levels"):
+        tensors.canonical_partitions(16, levels=[5])
+    with pytest.raises(ValueError, match="n_features"):
+        tensors.canonical_entanglement(np.zeros((4, 6)), np.ones(4))
+
+
+def test_speed_all_canonical_partitions_m512_n1024():
+    """The benchmark of the issue: levels 1-4 (29 partitions), M = 512, N = 1024, in seconds."""
+    import time
+
+    gen = rng.numpy(0, "bench")
+    x, y = gen.random((512, 1024)), np.repeat([1.0, -1.0], 256)
+    t0 = time.process_time()
+    out = tensors.canonical_entanglement(x, y, levels=(1, 2, 3, 4))
+    cpu = time.process_time() - t0
+    print(f"canonical_entanglement M=512 N=1024 levels 1-4: {cpu:.2f} s CPU")
+    assert [len(v) for v in out.values()] == [2, 4, 8, 16]
+    assert cpu < 60
