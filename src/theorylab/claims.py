@@ -104,9 +104,9 @@ class Ledger:
 
     # -- recording -------------------------------------------------------------------------
     def close(self, name: str, measured: Any, expected: Any, *, rtol: float = 0.0, atol: float = 0.0,
-              why: str = "") -> Claim:
+              why: str = "") -> None:
         """|measured - expected| <= atol + rtol * |expected|."""
-        return self._record(name, "close", measured, expected=expected, rtol=rtol, atol=atol, why=why)
+        self._record(name, "close", measured, expected=expected, rtol=rtol, atol=atol, why=why)
 
     def at_least(self, name: str, measured: Any, bound: Any, *, why: str = "") -> None:
         """measured >= bound."""
