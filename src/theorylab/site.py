@@ -93,17 +93,22 @@ def report_page(report: dict[str, Any]) -> str:
     lines += [f"- Built from commit `{report.get('commit', '?')}` on {report.get('generated', '?')} (UTC).",
               f"- Python {report.get('python', '?')}, torch {report.get('torch', '?')}, "
               f"{report.get('cpu_count', '?')} CPU cores, `{report.get('platform', '?')}`.", "",
-              "| chapter | status | profile | device | seed | time (s) | peak memory (MB) | claims held |",
-              "|---|---|---|---|---|---|---|---|"]
+              "A chapter whose inputs (its source, the package, the pinned requirements and the parameters) "
+              "did not change since it last passed is not executed again; its row then shows that earlier run.", "",
+              "| chapter | status | profile | device | seed | time (s) | peak memory (MB) | claims held | executed (UTC) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in report["chapters"]:
         claims = r.get("claims", [])
         held = sum(c["passed"] for c in claims)
-        status = r.get("status", "?") + (" (cached)" if r.get("cached") else "")
+        status = r.get("status", "?") if r.get("status") == "passed" else f"**{r.get('status', '?')}**"
+        when = str(r.get("started", "—")).replace("T", " ").replace("+00:00", "")
         lines.append(f"| {{ref}}`ch-{r['slug']}` | {status} | {r.get('profile')} | {r.get('device')} | "
                      f"{r.get('seed')} | {_cell(r.get('wall_s'), '.1f')} | {_cell(r.get('peak_mem_mb'), '.0f')} | "
-                     f"{held} / {len(claims)} |")
+                     f"{held} / {len(claims)} | {when} |")
     for r in report["chapters"]:
-        lines += ["", f"## {r['slug']}", ""]
+        lines += ["", f"## {r['slug']}", "",
+                  f"{{ref}}`ch-{r['slug']}`: commit `{r.get('commit', '?')}`, torch {r.get('torch', '?')}, "
+                  f"Python {r.get('python', '?')}.", ""]
         if r.get("error"):
             err = r["error"]
             lines += [f"**Failed** in cell {err.get('cell')}: `{err.get('ename')}`", "", "```text",
