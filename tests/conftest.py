@@ -29,7 +29,7 @@ def html(records) -> str:
     """The HTML book built from the executed chapters with warnings as errors; returns the log."""
     from theorylab import site
 
-    code = site.build_html(echo=lambda s: print(s, flush=True))
+    code = site.build_html(strict=True, echo=lambda s: print(s, flush=True))
     log = (build.BUILD / "html-build.log").read_text()
     assert code == 0, "jupyter-book build -W failed:\n" + "\n".join(
         ln for ln in log.splitlines() if "WARNING" in ln or "ERROR" in ln or "rror" in ln)

@@ -124,8 +124,19 @@ def report_page(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_html(*, strict: bool = True, echo=print) -> int:
-    """Run Jupyter Book on the stage (warnings are errors when ``strict``); return its exit code."""
+def build_html(*, strict: bool | None = None, echo=print) -> int:
+    """Run Jupyter Book on the stage and return its exit code.
+
+    Warnings are errors (``-W``) when ``strict``; by default, when every chapter has been executed.
+    A partial book (``--only`` on a fresh checkout) is built leniently: its unexecuted chapters show
+    their code without outputs, and their glued numbers are missing.
+    """
+    missing = [c.slug for c in chapters() if not c.executed.exists()]
+    if strict is None:
+        strict = not missing
+        if missing:
+            echo(f"  not executed yet: {', '.join(missing)}; building the HTML without -W "
+                 "(run the build without --only for the checked book)")
     stage()
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(STAGE), "--path-output", str(BUILD.parent)]
     if strict:
