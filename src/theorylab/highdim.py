@@ -288,14 +288,17 @@ def ridge_risk_given_factor(c: np.ndarray, spectrum, w0, sigma: float, t: int, r
 
 # ----------------------------------------------------------------------------- strong collapse (mixtures)
 def mixed_ols_error(d: int, t, p2, sigma: float, delta_sq: float) -> np.ndarray:
-    r"""Isotropic OLS on T = T_1 + T_2 samples, a fraction p2 labelled by :math:`w_1 + \Delta`.
+    r"""Exact mean error of OLS on T = T_1 + T_2 samples, a fraction p2 = T_2/T labelled by :math:`w_1 + \Delta`.
 
-    .. math::  E \approx \frac{\sigma^2 d}{T-d-1} + p_2^2\|\Delta\|^2
-               + p_1p_2\|\Delta\|^2\,\frac{d}{T-d}
+    .. math::  \mathbb E\,E = \frac{\sigma^2 d}{T-d-1} + p_2^2\|\Delta\|_\Sigma^2
+               + p_1p_2\|\Delta\|_\Sigma^2\,\frac{(d+1)T^2 - (d+5)T + 2(d+1)}{(T-1)(T+2)(T-d-1)}
 
-    The first term is exact; the last two are the leading order of
-    :math:`\|(A_1+A_2)^{-1}A_2\Delta\|^2` (our derivation). As :math:`T\to\infty` the error tends to
-    the floor :math:`p_2^2\|\Delta\|^2 > 0` (Dohmatob et al. 2025, strong model collapse).
+    for Gaussian inputs with any covariance (whitening reduces it to :math:`\Sigma = I`); the last
+    fraction is :math:`(d+1)/(T-d-1)` up to :math:`O(d/T^2)`. Derivation (ours): exchangeability of
+    the rows, the polar decomposition :math:`X = HA^{1/2}` and Stein's lemma,
+    :math:`\mathbb E[\mathrm{tr}A\,\mathrm{tr}A^{-1}] = d(Td-2)/(T-d-1)`. As :math:`T\to\infty` the
+    error tends to the floor :math:`p_2^2\|\Delta\|_\Sigma^2 > 0` (Dohmatob et al. 2025, strong model
+    collapse). ``delta_sq`` is :math:`\|\Delta\|_\Sigma^2`; exact when :math:`p_2T` is an integer.
     """
     d = _int("d", d, 1)
     t = np.asarray(t, dtype=np.float64)
@@ -305,7 +308,8 @@ def mixed_ols_error(d: int, t, p2, sigma: float, delta_sq: float) -> np.ndarray:
     if np.any(p2 > 1):
         raise ValueError(f"p2 must lie in [0, 1], got {p2!r}")
     s2, c2 = float(_nonneg("sigma", sigma)) ** 2, float(_nonneg("delta_sq", delta_sq))
-    return s2 * d / (t - d - 1) + p2**2 * c2 + p2 * (1 - p2) * c2 * d / (t - d)
+    spread = ((d + 1) * t**2 - (d + 5) * t + 2 * (d + 1)) / ((t - 1) * (t + 2) * (t - d - 1))
+    return s2 * d / (t - d - 1) + p2**2 * c2 + p2 * (1 - p2) * c2 * spread
 
 
 def simulate_mixed_ols(d: int, t: int, p2: float, sigma: float, delta_sq: float,
