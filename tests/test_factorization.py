@@ -205,6 +205,10 @@ def test_velocity_table_measures_depth_one_flow():
     (lambda: fz.aligned_learning_time(1.0, 0.7, 2), "sigma0"),
     (lambda: fz.aligned_learning_time(1.0, 0.1, 2, level=1.0), "level"),
     (lambda: fz.singular_value_velocity(torch.eye(3)[None], torch.eye(3)[None], 2, 4), "k"),
+    (lambda: fz.aligned_flow(np.array([0.0, 1.0]), [1.0, 0.05], 0.1, 3), "s"),
+    (lambda: fz.aligned_flow(np.array([0.0, -1.0]), [1.0], 0.1, 3), "t"),
+    (lambda: fz.learning_times(np.arange(3.0), torch.ones(3, 1, 2), [1.0], level=0.0), "level"),
+    (lambda: fz.learning_times(np.arange(2.0), torch.ones(3, 1, 2), [1.0]), "sv"),
 ])
 def test_bad_arguments_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=name):

@@ -263,7 +263,11 @@ def aligned_flow(t: np.ndarray, s: Sequence[float], sigma0: float, depth: int) -
     :math:`\sigma(0)=\sigma_0`. Integrated in :math:`x=\ln\sigma` for accuracy. Returns: (len(t), len(s))."""
     depth = require_int("depth", depth, minimum=1)
     sigma0 = require_float("sigma0", sigma0, low=0.0, low_open=True)
+    if len(s) == 0 or any(not s_r > sigma0 for s_r in s):
+        raise ValueError(f"s must be a non-empty sequence of targets above sigma0={sigma0}; got {s!r}")
     t = np.asarray(t, dtype=float)
+    if t.ndim != 1 or t.size == 0 or bool((t < 0).any()):
+        raise ValueError("t must be a non-empty 1-D array of times >= 0")
     cols = []
     for s_r in s:
         rhs = lambda _, x: depth * np.exp(x * (1 - 2 / depth)) * (s_r - np.exp(x))  # noqa: E731
@@ -290,6 +294,9 @@ def learning_times(t: np.ndarray, sv: Tensor, s: Sequence[float], level: float =
 
     Args: t: (R,); sv: (R, S, >=k) singular values; s: the k target values. Returns: (S, k).
     """
+    level = require_float("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    if sv.ndim != 3 or sv.shape[0] != len(t) or sv.shape[2] < len(s):
+        raise ValueError(f"sv must have shape (len(t), S, >= len(s)); got {tuple(sv.shape)}")
     sv = sv.detach().cpu().numpy()
     out = np.full((sv.shape[1], len(s)), np.nan)
     for r, s_r in enumerate(s):
