@@ -1,4 +1,4 @@
-"""theorylab.tensors: the Gram route against the explicit tensor, invariants, bounds, bad inputs."""
+"""theorylab.tensors: the Gram route against the explicit tensor, invariants, bad inputs."""
 
 import numpy as np
 import pytest
@@ -79,44 +79,6 @@ def test_entanglement_is_at_most_log_of_the_smaller_side_and_of_m():
         assert 0 <= q <= min(len(part) * np.log(2), np.log(6)) + 1e-12
 
 
-def test_tree_network_of_width_r_has_qe_at_most_ln_r():
-    gen = rng.numpy(0, "tree")
-    for width in (1, 2, 3, 5):
-        w = tensors.tree_tensor(8, width, gen=gen)
-        for parts in tensors.canonical_partitions(8).values():
-            for k in parts:
-                assert tensors.entanglement(w, k) <= np.log(width) + 1e-9
-
-
-def test_hierarchical_truncation_is_width_r_and_obeys_the_tail_bound():
-    gen = rng.numpy(0, "hsvd")
-    a = tensors.tree_tensor(8, 4, gen=gen) + 0.1 * gen.standard_normal((2,) * 8)
-    a /= np.linalg.norm(a)
-    parts = tensors.canonical_partitions(8)
-    for width in (1, 2, 3):
-        h = tensors.hierarchical_truncation(a, width)
-        tail = 0.0
-        for lev, ks in parts.items():
-            for i, k in enumerate(ks):
-                rest = np.setdiff1d(np.arange(8), k)
-                mat = np.transpose(h, np.concatenate([k, rest])).reshape(2 ** len(k), -1)
-                assert np.linalg.matrix_rank(mat, tol=1e-10) <= width
-                if not (lev == 1 and i == 1):
-                    s = np.linalg.svd(np.transpose(a, np.concatenate([k, rest])).reshape(2 ** len(k), -1),
-                                      compute_uv=False)
-                    tail += np.sum(s[width:] ** 2)
-        assert np.sum((a - h) ** 2) <= tail + 1e-12
-
-
-def test_width_bounds_sandwich_the_truncation():
-    gen = rng.numpy(1, "bounds")
-    a = tensors.tree_tensor(8, 2, gen=gen) + 0.05 * gen.standard_normal((2,) * 8)
-    df = tensors.width_bounds(a, range(1, 6))
-    assert (df["lower_qe"] <= df["hsvd"] + 1e-12).all()
-    assert (df["hsvd"] <= df["upper_tail"] + 1e-12).all()
-    assert (df["upper_tail"] <= df["upper_qe"] + 1e-12).all()
-
-
 def test_tail_mass_lemma():
     gen = rng.numpy(0, "tail")
     for _ in range(20):
@@ -132,6 +94,22 @@ def test_canonical_partitions_shapes_and_zorder():
     assert [sorted(k) for k in quads[1]] == [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
     assert sorted(np.concatenate(quads[2])) == list(range(16))
     assert list(tensors.canonical_partitions(64, levels=[3])) == [3]
+
+
+def test_a_label_that_factors_over_independent_features_leaves_no_entanglement():
+    """Uniform product distribution on a grid: D is exactly the population tensor.
+
+    y = s(x_0) s(x_3) factors, so D is a product tensor (QE 0 across every cut); an AND of the
+    same two features does not factor, and the cuts that separate them carry entanglement.
+    """
+    vals = np.array([0.2, 0.8])
+    x = np.array(np.meshgrid(*[vals] * 4, indexing="ij")).reshape(4, -1).T  # all 16 points
+    y_prod = np.sign(x[:, 0] - 0.5) * np.sign(x[:, 3] - 0.5)
+    y_and = np.where((x[:, 0] > 0.5) & (x[:, 3] > 0.5), 1.0, -1.0)
+    for part in ([0], [0, 1], [1, 2]):
+        assert abs(tensors.data_entanglement(x, y_prod, part, theta=0.5)) < 1e-10
+    assert tensors.data_entanglement(x, y_and, [0, 1], theta=0.5) > 0.01
+    assert abs(tensors.data_entanglement(x, y_and, [1, 2], theta=0.5)) < 1e-10
 
 
 # --- failure paths ------------------------------------------------------------------------------------

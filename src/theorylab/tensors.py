@@ -26,8 +26,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
-from scipy.special import xlogy
 
 __all__ = [
     "average_entanglement",
@@ -38,10 +36,7 @@ __all__ = [
     "embed",
     "entanglement",
     "entropy",
-    "hierarchical_truncation",
     "scale_unit",
-    "tree_tensor",
-    "width_bounds",
 ]
 
 _MAX_EXPLICIT_FEATURES = 22  # 2**22 float64 entries per sample row is already 32 MiB
@@ -352,107 +347,3 @@ def average_entanglement(
     """Mean over levels of the mean QE over the level's canonical partitions (the paper's summary)."""
     per_level = canonical_entanglement(x, y, dims=dims, levels=levels, theta=theta)
     return float(np.mean([v.mean() for v in per_level.values()]))
-
-
-# ----------------------------------------------------------------------------- tree tensor networks
-def tree_tensor(n_features: int, width: int, *, gen: np.random.Generator, leaf_dim: int = 2) -> np.ndarray:
-    r"""A random locally connected tensor network: a perfect binary tree of width ``width``.
-
-    Leaves are (leaf_dim x R) matrices, inner nodes (R x R x R) tensors, the root an (R x R)
-    matrix, all Gaussian; contracting the tree gives :math:`\mathcal W_{TN}` of shape
-    (leaf_dim,) * N. Every canonical matricization has rank <= R (cut the tree at one edge).
-    """
-    _tree_depth(n_features, 1)
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be a positive int, got {width!r}")
-    nodes = [gen.standard_normal((leaf_dim, width)) for _ in range(n_features)]  # (D^size, R) each
-    while len(nodes) > 2:
-        nodes = [np.einsum("ip,jq,pqr->ijr", a, b, gen.standard_normal((width,) * 3)).reshape(-1, width)
-                 for a, b in zip(nodes[::2], nodes[1::2])]
-    root = np.einsum("ip,jq,pq->ij", nodes[0], nodes[1], gen.standard_normal((width, width)))
-    return root.reshape((leaf_dim,) * n_features)
-
-
-def _project(a: np.ndarray, modes: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """Apply the orthogonal projection basis @ basis.T to the group of ``modes`` of ``a``."""
-    rest = np.setdiff1d(np.arange(a.ndim), modes)
-    perm = np.concatenate([modes, rest])
-    mat = np.transpose(a, perm).reshape(basis.shape[0], -1)
-    mat = basis @ (basis.T @ mat)
-    return np.transpose(mat.reshape([a.shape[i] for i in perm]), np.argsort(perm))
-
-
-def hierarchical_truncation(tensor: np.ndarray, width: int) -> np.ndarray:
-    r"""Hierarchical SVD: a width-``width`` tree tensor network close to ``tensor``.
-
-    For every node t of the binary tree (levels 1..L) take :math:`U_t`, the top-R left singular
-    vectors of the t-matricization of the *original* tensor, and apply the projections
-    :math:`U_t U_t^\top` from the top level down. The error obeys (Grasedyck 2010, Thm. 3.11)
-
-    .. math::  \|A - A_{\mathcal H}\|^2 \le \sum_t \sum_{r > R} \sigma_{t, r}^2 .
-    """
-    a = np.asarray(tensor, dtype=np.float64)
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be a positive int, got {width!r}")
-    parts = canonical_partitions(a.ndim, dims=1)
-    bases = []
-    for lev in sorted(parts):
-        for k in parts[lev]:
-            rest = np.setdiff1d(np.arange(a.ndim), k)
-            rows = int(np.prod([a.shape[i] for i in k]))
-            u = np.linalg.svd(np.transpose(a, np.concatenate([k, rest])).reshape(rows, -1),
-                              full_matrices=False)[0]
-            bases.append((k, u[:, :width]))
-    out = a
-    for k, u in bases:
-        out = _project(out, k, u)
-    return out
-
-
-def _binary_entropy(t: np.ndarray) -> np.ndarray:
-    """H_b(t) = -t ln t - (1 - t) ln(1 - t), with 0 ln 0 = 0."""
-    return -xlogy(t, t) - xlogy(1 - t, 1 - t)
-
-
-def width_bounds(tensor: np.ndarray, widths: Sequence[int]) -> pd.DataFrame:
-    r"""Distance from a normalised tensor to width-R tree networks: measured and both bounds.
-
-    For each R: ``hsvd`` is :math:`\|\hat A - \hat A_{\mathcal H}\|` for the hierarchical
-    truncation (a width-R network, so an upper estimate of the best distance); ``upper_tail`` is
-    :math:`2\sqrt{\sum_t \text{tail}_t}` over the 2N-3 distinct canonical partitions;
-    ``upper_qe`` is :math:`2\sqrt{(2N-3)\max_K \mathrm{QE}/\ln(R+1)}` (sufficiency);
-    ``lower_qe`` is the largest :math:`\epsilon \le 1 - 1/d_K` with
-    :math:`\mathrm{QE}(A;K) > \ln R + \epsilon\ln(d_K - 1) + H_b(\epsilon)` for some K
-    (necessity, via the Fannes-Audenaert inequality): no width-R network is closer than that.
-    """
-    a = np.asarray(tensor, dtype=np.float64)
-    a = a / np.linalg.norm(a)
-    n = a.ndim
-    parts = canonical_partitions(n, dims=1)
-    spectra = []  # (rho sorted descending, smaller side dimension), one per distinct partition
-    for lev in sorted(parts):
-        for i, k in enumerate(parts[lev]):
-            if lev == 1 and i == 1:
-                continue
-            rest = np.setdiff1d(np.arange(n), k)
-            rows = int(np.prod([a.shape[j] for j in k]))
-            mat = np.transpose(a, np.concatenate([k, rest])).reshape(rows, -1)
-            spectra.append((np.linalg.svd(mat, compute_uv=False) ** 2, min(mat.shape)))
-    qe = np.array([entropy(rho) for rho, _ in spectra])
-    eps = np.linspace(0.0, 1.0, 20001)
-    rows = []
-    for width in widths:
-        h = hierarchical_truncation(a, int(width))
-        h_norm = np.linalg.norm(h)
-        hsvd = float(np.linalg.norm(a - h / h_norm)) if h_norm > 0 else float(np.sqrt(2.0))
-        tail = sum(float(rho[int(width):].sum()) for rho, _ in spectra)
-        lower = 0.0
-        for q, (_, d) in zip(qe, spectra):
-            grid = eps[eps <= 1 - 1 / d] if d > 1 else eps[:1]
-            ok = np.log(width) + grid * np.log(max(d - 1, 1)) + _binary_entropy(grid) < q
-            if ok.any():
-                lower = max(lower, float(grid[ok].max()))
-        rows.append(dict(width=int(width), hsvd=hsvd, upper_tail=2 * np.sqrt(tail),
-                         upper_qe=2 * np.sqrt(len(spectra) * qe.max() / np.log(width + 1)),
-                         lower_qe=lower, max_qe=float(qe.max())))
-    return pd.DataFrame(rows)
