@@ -53,7 +53,7 @@ def main(quick: bool) -> None:
     assert np.array_equal(naive, fast[:probe]), "naive and heap 1-WIS disagree"
     t_naive = t_probe * (m1 // 2) / probe
     print(f"1-WIS, n={n1}, m={m1}, remove {m1 // 2}: heap {t_fast:.2f} s; naive (extrapolated from "
-          f"{probe} steps) {t_naive:.0f} s; speed-up x{t_naive / t_fast:.0f}")
+          f"{probe} steps) {t_naive:.2f} s; speed-up x{t_naive / t_fast:.1f}")
 
     n2, m2 = (500, 2500) if quick else (2000, 10_000)
     a2 = nx.to_numpy_array(nx.gnm_random_graph(n2, m2, seed=1), weight=None, dtype=np.int64)

@@ -11,7 +11,10 @@ features, and the is-same-class task on pairs of sklearn digits placed on two cl
 """
 from __future__ import annotations
 
+import importlib.util
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -89,13 +92,27 @@ def arrangement(kind: str, size: int = 16) -> np.ndarray:
     return np.stack([v % 2, (v // size) * half + (v % size) // 2], 1)
 
 
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 8x8 digits that scikit-learn ships, as (images (1797, 64) in [0, 1], labels (1797,)).
+
+    Read from scikit-learn's bundled CSV without importing scikit-learn, whose import (with SciPy)
+    costs about a second of the chapter's run; ``sklearn.datasets.load_digits`` if the file moved.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz") if spec else None
+    if path is not None and path.exists():
+        data = np.loadtxt(path, delimiter=",")
+        return data[:, :-1] / 16.0, data[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    digits = sklearn_digits()
+    return digits.data / 16.0, digits.target.astype(np.int64)
+
+
 def digit_pairs(n_pairs: int, kind: str, gen: np.random.Generator) -> tuple[Tensor, Tensor]:
     """Is-same-class pairs of 8x8 sklearn digits (half same class), 16 patches of 4 pixels each,
     placed on :func:`two_cliques` by :func:`arrangement`. Returns x (n_pairs, 32, 4), y (n_pairs,)."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images, target = digits.data / 16.0, digits.target
+    images, target = load_digits()
     first = gen.integers(len(images), size=n_pairs)
     same = gen.random(n_pairs) < 0.5
     by_class = [np.flatnonzero(target == c) for c in range(10)]
@@ -117,10 +134,26 @@ def normalized_adjacency(adj: np.ndarray) -> Tensor:
     return torch.tensor(d[:, None] * a * d[None, :], dtype=torch.float32)
 
 
+class _SymmetricSpMM(torch.autograd.Function):
+    """y = P z for a symmetric sparse P: the backward is P^T g = P g, one more sparse product.
+
+    torch's generic backward of a sparse-dense product transposes P at every call; with P
+    symmetric that work is wasted, and it was the slowest step of the removal sweep."""
+
+    @staticmethod
+    def forward(ctx, big: Tensor, z: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.big = big
+        return big @ z
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor]:  # type: ignore[override]
+        return None, ctx.big @ grad
+
+
 def block_propagator(adjs: list[np.ndarray], kind: str,
                      device: str | torch.device = "cpu") -> Callable[[Tensor], Tensor]:
     """Map (B, n, d) -> (B, n, d) applying each model's own graph through one sparse block-diagonal
-    product: P_b (GCN) or A_b + I (GIN)."""
+    product: P_b (GCN) or A_b + I (GIN). Both are symmetric, which the backward pass uses."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     b, n = len(adjs), len(adjs[0])
@@ -133,10 +166,13 @@ def block_propagator(adjs: list[np.ndarray], kind: str,
         cols.append(c + i * n)
         vals.append(block[r, c])
     big = torch.sparse_coo_tensor(torch.stack([torch.cat(rows), torch.cat(cols)]), torch.cat(vals),
-                                  (b * n, b * n), check_invariants=True).coalesce().to(device)
+                                  (b * n, b * n), check_invariants=True).coalesce()
+    with warnings.catch_warnings():  # CSR is "beta" in torch; its sparse-dense product is ~5x faster
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        big = big.to_sparse_csr().to(device)
 
     def propagate(h: Tensor) -> Tensor:
-        return (big @ h.reshape(b * n, -1)).reshape(b, n, -1)
+        return _SymmetricSpMM.apply(big, h.reshape(b * n, -1)).reshape(b, n, -1)
     return propagate
 
 
@@ -171,11 +207,19 @@ class BatchedGNN(torch.nn.Module):
         self.shift = torch.nn.Parameter(torch.zeros(cfg.depth, n_models, 1, cfg.width))
         self.head = glorot(cfg.width, n_out)
 
-    def embed(self, x: Tensor, propagate: Callable[[Tensor], Tensor]) -> Tensor:
-        """x: (B, n, d_in) -> vertex embeddings (B, n, width); ``propagate`` acts on (B, n, d)."""
+    def embed(self, x: Tensor, propagate: Callable[[Tensor], Tensor], px: Tensor | None = None) -> Tensor:
+        """x: (B, n, d_in) -> vertex embeddings (B, n, width); ``propagate`` acts on (B, n, d).
+
+        ``px = propagate(x)``, when the input is fixed and it was computed once: the first layer
+        then needs no propagation, since P (X W) = (P X) W for GCN and GIN alike.
+        """
         h = x
         for layer, w in enumerate(self.w):
-            h = propagate(h @ w) if self.kind == "gcn" else torch.relu(propagate(h) @ w) @ self.w2[layer]
+            ph = px if layer == 0 and px is not None else None  # P h, if known
+            if self.kind == "gcn":
+                h = ph @ w if ph is not None else propagate(h @ w)
+            else:
+                h = torch.relu((ph if ph is not None else propagate(h)) @ w) @ self.w2[layer]
             h = torch.nn.functional.layer_norm(h, h.shape[-1:])
             h = torch.relu(h * self.gain[layer] + self.shift[layer])
         return h
@@ -197,8 +241,9 @@ def train_vertex_classifiers(adjs: list[np.ndarray], x: np.ndarray, labels: np.n
     model = BatchedGNN(b, x.shape[1], int(labels.max()) + 1, cfg, gen).to(device)  # init on CPU: seeded
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best_val, best_test = torch.full((b,), -1.0, device=device), torch.zeros(b, device=device)
+    pxb = propagate(xb)  # the input is fixed: propagate it once, not at every epoch
     for epoch in range(cfg.epochs):
-        logits = model.embed(xb, propagate) @ model.head  # (B, n, classes)
+        logits = model.embed(xb, propagate, pxb) @ model.head  # (B, n, classes)
         loss = torch.nn.functional.cross_entropy(logits[:, train].transpose(1, 2), y[train].expand(b, -1))
         opt.zero_grad()
         (loss * b).backward()  # sum over models: each model sees its own mean loss
@@ -230,21 +275,23 @@ def train_graph_classifiers(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_
     model = BatchedGNN(b, x_train.shape[-1], 2, cfg, gen).to(device)  # init on CPU: seeded
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    def logits(x: Tensor) -> Tensor:
-        h = model.embed(x.flatten(1, 2), lambda z: propagate(z.reshape(x.shape[:3] + (-1,))).flatten(1, 2))
+    def logits(x: Tensor, px: Tensor) -> Tensor:  # px = propagate(x), (B, N, n, d)
+        h = model.embed(x.flatten(1, 2), lambda z: propagate(z.reshape(x.shape[:3] + (-1,))).flatten(1, 2),
+                        px.flatten(1, 2))
         return h.reshape(x.shape[:3] + (-1,)).mean(2) @ model.head  # (B, N, 2)
+    px_train, px_test = propagate(x_train), propagate(x_test)  # inputs are fixed: propagate them once
     for _ in range(cfg.epochs):
         order = torch.randperm(n_train, generator=gen).to(device)
         for start in range(0, n_train, batch_size):
             idx = order[start:start + batch_size]
-            out = logits(x_train[:, idx])
+            out = logits(x_train[:, idx], px_train[:, idx])
             loss = torch.nn.functional.cross_entropy(out.transpose(1, 2), y_train[:, idx]) * b
             opt.zero_grad()
             loss.backward()
             opt.step()
     with torch.no_grad():
-        acc = [(logits(x).argmax(-1) == y).float().mean(1).cpu().numpy()
-               for x, y in ((x_train, y_train), (x_test, y_test))]
+        acc = [(logits(x, px).argmax(-1) == y).float().mean(1).cpu().numpy()
+               for x, px, y in ((x_train, px_train, y_train), (x_test, px_test, y_test))]
     return acc[0], acc[1]
 
 

@@ -206,25 +206,40 @@ class _IncrementalWIS:
             new[x] = self._value(self.deg[x] - 1, self.tri[x] - len(common))
         return new, common
 
-    def _key(self, u: int, v: int) -> tuple:
+    def _key(self, u: int, v: int) -> tuple[int, ...]:
         """Min-heap key: smaller = lexicographically larger sorted walk-index vector after removal.
 
         F(x) = #{entries <= x}; a vector is lex-larger iff its F is smaller at the first x where
-        they differ. Removal changes F by Delta (+1 at new values, -1 at old ones); encode the
-        steps of Delta so that tuple order = that comparison, then negate for the min-heap.
+        they differ. Removal lowers values, so it changes F by Delta >= 0 (+1 at each new value,
+        -1 at each old one). The steps of Delta are encoded as a flat tuple, 3 ints per step: a
+        step down at x is (0, x, level), a step up is (2, -x, level), and the end is (1,). Tuple
+        order is then the order of the candidates, best first: dropping earlier beats rising, and
+        rising later beats rising earlier. Hot path: the walk-index drops of ``_changes`` inline.
         """
+        wi, deg = self.wi, self.deg
         diff: dict[int, int] = {}
-        for w, val in self._changes(u, v)[0].items():
-            diff[val] = diff.get(val, 0) + 1
-            diff[self.wi[w]] = diff.get(self.wi[w], 0) - 1
-        level, events = 0, []
+        c = 0
+        if self.depth == 3:
+            common = self.nbrs[u] & self.nbrs[v]
+            c = len(common)
+            for w in common:  # one triangle less: WI_2 drops by 2
+                old = wi[w]
+                diff[old - 2] = diff.get(old - 2, 0) + 1
+                diff[old] = diff.get(old, 0) - 1
+        step = 3 + 2 * c if self.depth == 3 else 1  # both endpoints: one degree less, c triangles less
+        for x in (u, v):
+            old = wi[x]
+            new = old - step - (deg[x] == 1)  # and the 1[deg > 0] term if x becomes isolated
+            diff[new] = diff.get(new, 0) + 1
+            diff[old] = diff.get(old, 0) - 1
+        level, key = 0, []
         for x in sorted(diff):
-            if diff[x]:
-                new_level = level + diff[x]
-                events.append((0, -x, new_level) if new_level > level else (-1, x, new_level))
-                level = new_level
-        events.append((-0.5,))
-        return tuple(events)
+            d = diff[x]
+            if d:
+                level += d
+                key += (2, -x, level) if d > 0 else (0, x, level)
+        key.append(1)
+        return tuple(key)
 
     def remove(self, u: int, v: int) -> set[int]:
         new, common = self._changes(u, v)
