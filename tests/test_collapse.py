@@ -39,6 +39,7 @@ def test_generations_plateau_matches_simulation():
     assert np.all(np.abs(mean - exact) <= 4 * se + 0.03 * exact), (mean / exact)
     approx = collapse.generations_plateau(p, t0, np.arange(1, n + 1), exact=False)
     assert np.all(np.abs(approx / exact - 1) < 0.08)  # a_m ~ 2/(m+2) within 8% up to m = 16
+    assert np.all(exact >= approx)  # a_m <= 2/(m+2), proved in the chapter by induction
 
 
 def test_verified_error_matches_simulation():
@@ -89,6 +90,15 @@ def test_clean_law_is_the_limit_of_the_sum():
     for beta in (1.5, 2.0, 3.0):
         p = collapse.zipf(2_000_000, beta)
         assert collapse.memorizer_error(p, p, 1e4) == pytest.approx(collapse.clean_law(1e4, beta), rel=0.02)
+
+
+@pytest.mark.parametrize("beta, beta_train", [(2.0, 3.0), (2.0, 2.5), (3.0, 4.5), (1.5, 2.25)])
+def test_narrowed_law_is_the_limit_of_the_sum(beta, beta_train):
+    # the constant and exponent of the tail-narrowing proposition against the exact sum
+    p, q = collapse.zipf(2_000_000, beta), collapse.zipf(2_000_000, beta_train)
+    exact = collapse.memorizer_error(p, q, 1e4)
+    assert exact == pytest.approx(collapse.narrowed_law(1e4, beta, beta_train), rel=0.01)
+    assert collapse.narrowed_law(1e4, beta, beta) == pytest.approx(collapse.clean_law(1e4, beta))
 
 
 def test_neural_memorizer_is_a_memorizer():
@@ -168,9 +178,16 @@ def test_verified_error_identities():
     (lambda: collapse.verified_error([0.5, 0.5], 10, 0.3, keep_wrong=-0.1), "keep_wrong"),
     (lambda: collapse.verified_error([0.5, 0.5], 10, 0.3, 0.0, 0.0), "keep_correct"),
     (lambda: collapse.clean_law(10, 1.0), "beta"),
+    (lambda: collapse.narrowed_law(10, 2.0, 0.9), "beta_train"),
     (lambda: collapse.generations_error([0.5, 0.5], 0, 1, 10), "n_samples_0"),
     (lambda: memorizer.train_memorizer([0.5, 0.5], [0.5, 0.5], -3, np.array([0, 1]), gen=None,
                                        data_gen=np.random.default_rng(0)), "n_samples"),
+    (lambda: memorizer.train_memorizer([0.5, 0.5], [0.5, 0.5], 3, np.array([0, 1]), gen=None,
+                                       data_gen=np.random.default_rng(0)), "gen"),
+    (lambda: memorizer.train_memorizer([0.5, 0.5], [0.5, 0.5], 3, np.array([0.0, 1.0]),
+                                       gen=None, data_gen=np.random.default_rng(0)), "labels"),
+    (lambda: memorizer.train_memorizer([0.5, 0.5], [0.5, 0.5], 3, np.array([0, 1]), gen=None,
+                                       data_gen=np.random.default_rng(0), lr=0.0), "lr"),
 ])
 def test_bad_arguments_raise(call, name):
     with pytest.raises(ValueError, match=name):

@@ -8,9 +8,9 @@ Items follow a Zipf law :math:`p_i \propto i^{-\beta}` with a fixed label each. 
 
 References: Hutter (2021), "Learning curve theory", eq. for the memorizer; Dohmatob, Feng, Yang,
 Charton & Kempe (2024), "A tale of tails", eq. 9 (train on q, test on p), Thm 2.1 (tail cut),
-eq. 6 (finite sampling cuts the tail), Thm 3.2 (mixing). The multi-generation law and the
-verifier twin are derivations of the book (chapter ``tail-collapse``), checked here against
-simulation. Book chapter: ``notebooks/tail-collapse.md``.
+eq. 6 (finite sampling cuts the tail), Thm 3.2 (mixing). The tail-narrowing constant, the
+multi-generation law and the verifier twin are derivations of the book (chapter
+``tail-collapse``), checked here against simulation. Book chapter: ``notebooks/tail-collapse.md``.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import numpy as np
 from scipy import special, stats
 
 __all__ = [
-    "zipf", "tail_cut", "clean_law", "memorizer_error", "simulate_memorizer", "self_consume",
-    "generations_plateau", "simulate_generations_plateau", "generations_error", "effective_flip",
+    "zipf", "tail_cut", "clean_law", "narrowed_law", "memorizer_error", "simulate_memorizer",
+    "self_consume", "generations_plateau", "simulate_generations_plateau", "generations_error", "effective_flip",
     "verified_error", "simulate_verified",
 ]
 
@@ -108,11 +108,29 @@ def clean_law(n_samples, beta: float):
     Reference: Hutter (2021), Sec. 3 (same law in his notation, alpha = beta - 1).
     Args: n_samples: T (number or array, > 0); beta > 1. Returns: like ``n_samples``.
     """
-    if isinstance(beta, bool) or not isinstance(beta, Real) or not beta > 1:
-        raise ValueError(f"beta must be a number > 1, got {beta!r}")
+    return narrowed_law(n_samples, beta, beta)
+
+
+def narrowed_law(n_samples, beta: float, beta_train: float):
+    r"""Large-T asymptote of the error when training on a Zipf law of another exponent.
+
+    Tested on :math:`p_i = i^{-\beta}/\zeta(\beta)`, trained on :math:`q_i = i^{-\beta'}/\zeta(\beta')`:
+
+    .. math::  E(T) \simeq \frac{\Gamma\big((\beta-1)/\beta'\big)}{\beta'\,\zeta(\beta)}
+               \Big(\frac{T}{\zeta(\beta')}\Big)^{-(\beta-1)/\beta'}
+
+    (:func:`clean_law` is the case :math:`\beta' = \beta`). Derivation: the book, chapter
+    ``tail-collapse`` (tail narrowing, Dohmatob et al. (2024) Sec. 2, in our own form).
+    Args: n_samples: T (number or array, > 0); beta > 1: test exponent; beta_train > 1:
+    training exponent. Returns: like ``n_samples``.
+    """
+    for name, b in (("beta", beta), ("beta_train", beta_train)):
+        if isinstance(b, bool) or not isinstance(b, Real) or not b > 1:
+            raise ValueError(f"{name} must be a number > 1, got {b!r}")
     t = _sizes("n_samples", n_samples)
-    z = special.zeta(beta)
-    out = special.gamma(1 - 1 / beta) / (beta * z) * (t / z) ** (-(1 - 1 / beta))
+    expo = (beta - 1) / beta_train
+    zq = special.zeta(beta_train)
+    out = special.gamma(expo) / (beta_train * special.zeta(beta)) * (t / zq) ** (-expo)
     return float(out) if t.ndim == 0 else out
 
 

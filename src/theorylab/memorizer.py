@@ -50,10 +50,19 @@ def train_memorizer(p, q, n_samples: int, labels: np.ndarray, *, gen: torch.Gene
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
         raise ValueError(f"n_samples must be an integer >= 0, got {n_samples!r}")
     labels = np.asarray(labels)
-    if labels.shape != p.shape or labels.min() < 0:
+    if labels.shape != p.shape or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
         raise ValueError("labels must be non-negative integers, one per item")
-    if not isinstance(dim, int) or dim < 1:
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if not isinstance(gen, torch.Generator):
+        raise ValueError(f"gen must be a torch Generator (theorylab.rng.torch), got {type(gen).__name__}")
+    if not isinstance(data_gen, np.random.Generator):
+        raise ValueError("data_gen must be a numpy Generator (theorylab.rng.numpy), "
+                         f"got {type(data_gen).__name__}")
     n_items, n_labels = p.size, int(labels.max()) + 1
     counts = data_gen.multinomial(n_samples, q)
     seen = np.flatnonzero(counts)
