@@ -81,7 +81,8 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
     has_series = any(df is not None and "series" in df.columns for df in (theory, experiment))
     x_scale = _scale(log_x, x_domain)
     y_scale = _scale(log_y, y_domain)
-    x_enc = alt.X("x:Q", title=x_title, scale=x_scale)
+    x_enc = alt.X("x:Q", title=x_title, scale=x_scale, axis=_axis(log_x))
+    y_axis = _axis(log_y)
 
     def color(default: str):
         if has_series:
@@ -96,7 +97,7 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
         if has_series and "series" in theory.columns:
             tips.insert(0, alt.Tooltip("series:N", title=series_title or "series"))
         layers.append(alt.Chart(theory).mark_line().encode(
-            x=x_enc, y=alt.Y("y:Q", title=y_title, scale=y_scale), color=color(THEORY), tooltip=tips))
+            x=x_enc, y=alt.Y("y:Q", title=y_title, scale=y_scale, axis=y_axis), color=color(THEORY), tooltip=tips))
         subtitle.append("lines: theory")
     if experiment is not None:
         agg = aggregate(experiment)
@@ -110,7 +111,7 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
         base = alt.Chart(agg).encode(x=x_enc, color=color(EXPERIMENT))
         layers.append(base.mark_rule(strokeWidth=1.5).encode(y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q"))
         layers.append(base.mark_point(filled=True, opacity=0.9).encode(
-            y=alt.Y("mean:Q", title=y_title, scale=y_scale), tooltip=tips))
+            y=alt.Y("mean:Q", title=y_title, scale=y_scale, axis=y_axis), tooltip=tips))
         n_seeds = int(agg["n"].max()) if len(agg) else 0
         subtitle.append(f"points: experiment, mean \u00b1 sd over {n_seeds} seed{'s' * (n_seeds != 1)}")
     chart = alt.layer(*layers).properties(width=width, height=height)
@@ -118,6 +119,16 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
     if title:
         return chart.properties(title=alt.TitleParams(title, subtitle=legend))
     return chart.properties(title=alt.TitleParams(legend, fontSize=12, fontWeight="normal", color="#555"))
+
+
+# On a log axis, label the powers of ten only ("1e6" beyond 1e5 or below 1e-3), so labels never collide.
+_DECADE = "log(datum.value) / LN10"
+LOG_LABELS = (f"abs({_DECADE} - round({_DECADE})) > 1e-6 ? '' : "
+              f"(datum.value >= 1e-3 && datum.value <= 1e5 ? format(datum.value, ',~g') : '1e' + round({_DECADE}))")
+
+
+def _axis(log: bool):
+    return alt.Axis(labelExpr=LOG_LABELS) if log else alt.Undefined
 
 
 def _scale(log: bool, domain: tuple | None) -> alt.Scale:
