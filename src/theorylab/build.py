@@ -243,9 +243,7 @@ def run(selected: list[Chapter], parameters: dict[str, Any], *, force: bool = Fa
             echo(line(cached, len(records), len(selected), width))
         else:
             todo.append((chapter, digest))
-    if todo:
-        for var in THREAD_VARS:
-            os.environ[var] = "1"
+    if todo:  # each worker's execute() pins its kernel to one thread
         with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), max_tasks_per_child=1) as pool:
             futures = {pool.submit(_run_one, c, parameters, d): c for c, d in todo}
             for future in cf.as_completed(futures):

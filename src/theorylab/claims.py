@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 MIME = "application/vnd.theorylab.claims+json"
-KINDS = ("close", "at_least", "at_most", "between")
 
 
 class ClaimsFailed(AssertionError):
