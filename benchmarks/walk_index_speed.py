@@ -18,7 +18,7 @@ import time
 import networkx as nx
 import numpy as np
 
-from theorylab import graphs
+from theorylab.structure import graphs
 
 
 def naive_one_wis(adj: np.ndarray, n_remove: int) -> np.ndarray:

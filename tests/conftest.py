@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from theorylab import build
+from theorylab.book import execute as build
 
 FAST = {"profile": "fast", "seed": 0, "device": "cpu"}
 
@@ -27,7 +27,7 @@ def records(chapters) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def html(records) -> str:
     """The HTML book built from the executed chapters with warnings as errors; returns the log."""
-    from theorylab import site
+    from theorylab.book import site
 
     code = site.build_html(strict=True, echo=lambda s: print(s, flush=True))
     log = (build.BUILD / "html-build.log").read_text()

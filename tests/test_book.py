@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from theorylab import build, site
+from theorylab.book import execute as build, site
 from conftest import FAST
 
 SLUGS = [c.slug for c in build.chapters()]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from theorylab import build
+from theorylab.book import execute as build
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from theorylab import build, claims, site
+from theorylab import claims
+from theorylab.book import execute as build, site
 
 
 def test_chapters_come_from_the_toc_in_order(tmp_path):

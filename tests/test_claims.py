@@ -87,3 +87,29 @@ def test_show_turns_scalars_into_plain_numbers():
     ledger.show("c", "text")
     assert ledger.shown == {"a": 1.5, "b": 3, "c": "text"}
     assert type(ledger.shown["a"]) is float and type(ledger.shown["b"]) is int
+
+
+def test_each_claim_says_what_kind_of_evidence_it_is():
+    ledger = claims.Ledger("t")
+    ledger.close("p", 1.0, 1.0, atol=0.1, why="w", kind="prediction")
+    ledger.at_most("i", 0.0, 1e-9, why="w", kind="identity")
+    ledger.at_least("c", 1.0, 0.0, why="w", kind="construction")
+    ledger.at_least("u", 1.0, 0.0, why="w")
+    ledger.at_least("bad", 1.0, 0.0, why="w", kind="evidence")
+    assert [c.kind for c in ledger.claims] == ["prediction", "identity", "construction", "", "evidence"]
+    assert not ledger.claims[-1].passed and "kind must be one of" in ledger.claims[-1].problem
+    assert ledger.kind_counts() == {"prediction": 1, "identity": 1, "construction": 1, "unstated": 2}
+    assert ledger.kind_counts_text().startswith("1 prediction, 1 identity, 1 by construction")
+    assert "<th>kind</th>" in ledger.to_html()
+    assert claims.count_kinds(ledger.records()) == ledger.kind_counts()
+
+
+@pytest.mark.parametrize("record, expected", [
+    (dict(op="close", measured=1.02, expected=1.0, atol=0.05, rtol=0.0), 0.03),
+    (dict(op="close", measured=0.9, expected=1.0, atol=0.0, rtol=0.05), -0.05),
+    (dict(op="at_least", measured=0.97, low=0.95), 0.02),
+    (dict(op="at_most", measured=0.03, high=0.02), -0.01),
+    (dict(op="between", measured=0.2, low=0.0, high=1.0), 0.2),
+])
+def test_slack_is_the_distance_inside_the_bound(record, expected):
+    assert claims.slack(record) == pytest.approx(expected)

@@ -1,8 +1,8 @@
-"""Tests of theorylab.collapse: closed forms against simulation, second routes, invariants, bad inputs."""
+"""Tests of theorylab.data.collapse: closed forms against simulation, second routes, invariants, bad inputs."""
 import numpy as np
 import pytest
 
-from theorylab import collapse, memorizer
+from theorylab.data import collapse, memorizer
 
 
 def _mean_se(samples):

@@ -1,4 +1,4 @@
-"""Tests of theorylab.factorization: deep matrix factorization and its end-to-end dynamics."""
+"""Tests of theorylab.linear.factorization: deep matrix factorization and its end-to-end dynamics."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from theorylab import factorization as fz
+from theorylab.linear import factorization as fz
 
 D, S = 6, 2
 

@@ -1,9 +1,9 @@
-"""Tests of theorylab.gnn: generators, the batched models, and the removal sweep."""
+"""Tests of theorylab.structure.gnn: generators, the batched models, and the removal sweep."""
 import numpy as np
 import pytest
 import torch
 
-from theorylab import gnn, graphs
+from theorylab.structure import gnn, graphs
 
 
 def test_dcsbm_is_a_valid_graph_with_the_requested_mean_degree():

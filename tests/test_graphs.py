@@ -1,10 +1,10 @@
-"""Tests of theorylab.graphs: walk index (matrix powers vs enumeration) and WIS (fast vs naive)."""
+"""Tests of theorylab.structure.graphs: walk index (matrix powers vs enumeration) and WIS (fast vs naive)."""
 import networkx as nx
 import numpy as np
 import pytest
 import torch
 
-from theorylab import graphs
+from theorylab.structure import graphs
 
 
 def random_graph(n: int, p: float, seed: int) -> np.ndarray:
@@ -53,7 +53,7 @@ def test_two_wis_closed_form(karate):
 
 def test_known_two_clique_values():
     """Two 16-cliques and a bridge: the numbers worked out by hand in the chapter."""
-    from theorylab import gnn
+    from theorylab.structure import gnn
 
     a = gnn.two_cliques()
     assert graphs.walk_index(a, range(16), 3) == 548

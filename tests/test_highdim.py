@@ -1,9 +1,9 @@
-"""Tests of theorylab.highdim: closed forms against simulation, brute force against sufficient statistics,
+"""Tests of theorylab.linear.highdim: closed forms against simulation, brute force against sufficient statistics,
 invariants, bad arguments."""
 import numpy as np
 import pytest
 
-from theorylab import highdim
+from theorylab.linear import highdim
 
 
 def _gen(*keys):

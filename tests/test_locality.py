@@ -1,9 +1,10 @@
-"""theorylab.locality: the planted-chain generator (moments) and the balanced subset."""
+"""theorylab.structure.locality: the planted-chain generator (moments) and the balanced subset."""
 
 import numpy as np
 import pytest
 
-from theorylab import locality, rng
+from theorylab import rng
+from theorylab.structure import locality
 
 
 def test_chain_has_ar1_correlations_and_balanced_labels():

@@ -1,9 +1,9 @@
-"""Tests of theorylab.mixtures: the verified-accuracy formula against simulation and brute force."""
+"""Tests of theorylab.linear.mixtures: the verified-accuracy formula against simulation and brute force."""
 import numpy as np
 import pytest
 from scipy.special import ndtr
 
-from theorylab import mixtures
+from theorylab.linear import mixtures
 
 
 def _gen(*keys):

@@ -1,9 +1,10 @@
-"""theorylab.models: replicas are independent, the MLP is blind to feature order, bad inputs."""
+"""theorylab.nets.models: replicas are independent, the MLP is blind to feature order, bad inputs."""
 
 import pytest
 import torch
 
-from theorylab import models, rng
+from theorylab import rng
+from theorylab.nets import models
 
 
 def test_replicas_train_independently():

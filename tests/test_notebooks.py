@@ -9,7 +9,7 @@ import jupytext
 import pytest
 from jupytext.compare import compare_notebooks
 
-from theorylab import build
+from theorylab.book import execute as build
 
 NOTEBOOKS = build.ROOT / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("*.md"))

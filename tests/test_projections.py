@@ -1,8 +1,8 @@
-"""Tests of theorylab.projections: dual form against the explicit feature map, invariants, bad arguments."""
+"""Tests of theorylab.linear.projections: dual form against the explicit feature map, invariants, bad arguments."""
 import numpy as np
 import pytest
 
-from theorylab import projections
+from theorylab.linear import projections
 
 
 def _gen(*keys):

@@ -1,9 +1,10 @@
-"""theorylab.rearrange: recovery of a hidden order, surrogate identities, bad inputs."""
+"""theorylab.structure.rearrange: recovery of a hidden order, surrogate identities, bad inputs."""
 
 import numpy as np
 import pytest
 
-from theorylab import locality, rearrange, rng, tensors
+from theorylab import rng
+from theorylab.structure import locality, rearrange, tensors
 
 
 def _chains(seed: int, n: int = 32, m: int = 2000, ar: float = 0.8):

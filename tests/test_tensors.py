@@ -1,9 +1,10 @@
-"""theorylab.tensors: the Gram route against the explicit tensor, invariants, bad inputs."""
+"""theorylab.structure.tensors: the Gram route against the explicit tensor, invariants, bad inputs."""
 
 import numpy as np
 import pytest
 
-from theorylab import rng, tensors
+from theorylab import rng
+from theorylab.structure import tensors
 
 
 def _data(seed: int, m: int, n: int):

@@ -1,9 +1,10 @@
-"""theorylab.treenet: rank bound of tree networks, hierarchical SVD, the width bounds, bad inputs."""
+"""theorylab.structure.treenet: rank bound of tree networks, hierarchical SVD, the width bounds, bad inputs."""
 
 import numpy as np
 import pytest
 
-from theorylab import rng, tensors, treenet
+from theorylab import rng
+from theorylab.structure import tensors, treenet
 
 
 def test_tree_network_of_width_r_has_qe_at_most_ln_r():

@@ -5,6 +5,13 @@ as failed, with the reason); every measured value is glued so that the prose can
 (``{glue:text}`name:.3f```). The chapter's last cell calls :meth:`Ledger.check`, which shows the
 table, emits the claims as ``application/vnd.theorylab.claims+json`` for the build to collect, and
 raises one :class:`ClaimsFailed` that lists every failed claim with its numbers.
+
+Every claim says what kind of evidence it is (``kind=``):
+
+- ``"prediction"``: the theory predicts the measured value of an experiment (the evidence);
+- ``"identity"``: the same quantity computed by a second route (brute force against the fast
+  algorithm, a closed form against an exact enumeration): it checks the code, not the theory;
+- ``"construction"``: a property that holds by construction of the experiment (a sanity check).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 MIME = "application/vnd.theorylab.claims+json"
+KINDS = ("prediction", "identity", "construction")
+OPS = ("close", "at_least", "at_most", "between")
 
 
 class ClaimsFailed(AssertionError):
@@ -24,10 +33,13 @@ class ClaimsFailed(AssertionError):
 
 @dataclass(frozen=True)
 class Claim:
-    """One checked statement: ``measured`` against ``expected`` (kind ``close``) or bounds."""
+    """One checked statement: ``measured`` against ``expected`` (op ``close``) or bounds.
+
+    ``op`` is the comparison; ``kind`` the kind of evidence (one of :data:`KINDS`).
+    """
 
     name: str
-    kind: str
+    op: str
     measured: float | None
     expected: float | None
     low: float | None
@@ -37,26 +49,27 @@ class Claim:
     why: str
     passed: bool
     problem: str = ""
+    kind: str = ""
 
     @property
     def target(self) -> str:
         """The expected value or the bounds, as the report shows them."""
-        if self.kind == "close":
+        if self.op == "close":
             tol = []
             if self.atol:
                 tol.append(f"{self.atol:.3g}")
             if self.rtol:
                 tol.append(f"{100 * self.rtol:.3g}%")
             return f"{_fmt(self.expected)} \u00b1 {' + '.join(tol) or '0'}"
-        if self.kind == "at_least":
+        if self.op == "at_least":
             return f"\u2265 {_fmt(self.low)}"
-        if self.kind == "at_most":
+        if self.op == "at_most":
             return f"\u2264 {_fmt(self.high)}"
         return f"in [{_fmt(self.low)}, {_fmt(self.high)}]"
 
     def describe(self) -> str:
         """One line with the claim's numbers, used in failure messages."""
-        text = f"{self.name}: measured {_fmt(self.measured)}, expected {self.target} ({self.why})"
+        text = f"{self.name}{f' ({self.kind})' if self.kind else ''}: measured {_fmt(self.measured)}, expected {self.target} ({self.why})"
         return text + (f" [{self.problem}]" if self.problem else "")
 
 
@@ -103,21 +116,21 @@ class Ledger:
 
     # -- recording -------------------------------------------------------------------------
     def close(self, name: str, measured: Any, expected: Any, *, rtol: float = 0.0, atol: float = 0.0,
-              why: str = "") -> None:
+              why: str = "", kind: str = "") -> None:
         """|measured - expected| <= atol + rtol * |expected|."""
-        self._record(name, "close", measured, expected=expected, rtol=rtol, atol=atol, why=why)
+        self._record(name, "close", measured, expected=expected, rtol=rtol, atol=atol, why=why, kind=kind)
 
-    def at_least(self, name: str, measured: Any, bound: Any, *, why: str = "") -> None:
+    def at_least(self, name: str, measured: Any, bound: Any, *, why: str = "", kind: str = "") -> None:
         """measured >= bound."""
-        self._record(name, "at_least", measured, low=bound, why=why)
+        self._record(name, "at_least", measured, low=bound, why=why, kind=kind)
 
-    def at_most(self, name: str, measured: Any, bound: Any, *, why: str = "") -> None:
+    def at_most(self, name: str, measured: Any, bound: Any, *, why: str = "", kind: str = "") -> None:
         """measured <= bound."""
-        self._record(name, "at_most", measured, high=bound, why=why)
+        self._record(name, "at_most", measured, high=bound, why=why, kind=kind)
 
-    def between(self, name: str, measured: Any, low: Any, high: Any, *, why: str = "") -> None:
+    def between(self, name: str, measured: Any, low: Any, high: Any, *, why: str = "", kind: str = "") -> None:
         """low <= measured <= high."""
-        self._record(name, "between", measured, low=low, high=high, why=why)
+        self._record(name, "between", measured, low=low, high=high, why=why, kind=kind)
 
     def show(self, name: str, value: Any) -> None:
         """Glue a number that the prose quotes but that is not a claim (a runtime, a size)."""
@@ -128,29 +141,31 @@ class Ledger:
         self.shown[str(name)] = value
         _glue(str(name), value)
 
-    def _record(self, name: Any, kind: str, measured: Any, *, expected: Any = None, low: Any = None,
-                high: Any = None, rtol: Any = 0.0, atol: Any = 0.0, why: Any = "") -> Claim:
-        name, why = str(name), str(why).strip()
+    def _record(self, name: Any, op: str, measured: Any, *, expected: Any = None, low: Any = None,
+                high: Any = None, rtol: Any = 0.0, atol: Any = 0.0, why: Any = "", kind: Any = "") -> Claim:
+        name, why, kind = str(name), str(why).strip(), str(kind or "")
         m, e, lo, hi = (_number(v) for v in (measured, expected, low, high))
         rt, at = _number(rtol), _number(atol)
         problems = []
         if m is None or math.isnan(m):
             problems.append(f"measured value {measured!r} is not a number")
-        if kind == "close" and e is None:
+        if op == "close" and e is None:
             problems.append(f"expected value {expected!r} is not a number")
-        if kind in ("at_least", "between") and lo is None:
+        if op in ("at_least", "between") and lo is None:
             problems.append(f"lower bound {low!r} is not a number")
-        if kind in ("at_most", "between") and hi is None:
+        if op in ("at_most", "between") and hi is None:
             problems.append(f"upper bound {high!r} is not a number")
         if rt is None or at is None or rt < 0 or at < 0:
             problems.append("tolerances must be numbers >= 0")
             rt, at = rt if rt and rt > 0 else 0.0, at if at and at > 0 else 0.0
         if not why:
             problems.append("no reason given for the tolerance (why=...)")
+        if kind and kind not in KINDS:
+            problems.append(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
         if any(c.name == name for c in self.claims):
             problems.append("a claim with this name was already recorded")
-        passed = not problems and _holds(kind, m, e, lo, hi, rt, at)
-        claim = Claim(name=name, kind=kind, measured=m, expected=e, low=lo, high=hi, rtol=rt, atol=at,
+        passed = not problems and _holds(op, m, e, lo, hi, rt, at)
+        claim = Claim(name=name, op=op, kind=kind, measured=m, expected=e, low=lo, high=hi, rtol=rt, atol=at,
                       why=why, passed=bool(passed), problem="; ".join(problems))
         self.claims.append(claim)
         if m is not None:
@@ -177,16 +192,23 @@ class Ledger:
     def to_html(self) -> str:
         rows = "".join(
             f"<tr class='{'pass' if c.passed else 'fail'}'><td><code>{html.escape(c.name)}</code></td>"
-            f"<td>{_fmt(c.measured)}</td><td>{html.escape(c.target)}</td>"
+            f"<td>{html.escape(c.kind or '?')}</td><td>{_fmt(c.measured)}</td><td>{html.escape(c.target)}</td>"
             f"<td>{'✔' if c.passed else '✘ ' + html.escape(c.problem)}</td><td>{html.escape(c.why)}</td></tr>"
             for c in self.claims)
         n_pass = len(self.claims) - len(self.failed)
-        return (f"<table class='theorylab-claims'><caption>{n_pass} of {len(self.claims)} claims hold"
-                f"</caption><thead><tr><th>claim</th><th>measured</th><th>expected</th><th>holds</th>"
+        return (f"<table class='theorylab-claims'><caption>{n_pass} of {len(self.claims)} claims hold "
+                f"({html.escape(self.kind_counts_text())})</caption><thead><tr><th>claim</th><th>kind</th><th>measured</th><th>expected</th><th>holds</th>"
                 f"<th>why this tolerance</th></tr></thead><tbody>{rows}</tbody></table>")
 
+    def kind_counts(self) -> dict[str, int]:
+        """How many claims of each kind (``"unstated"`` for claims recorded without one)."""
+        return count_kinds(self.claims)
+
+    def kind_counts_text(self) -> str:
+        return kind_counts_text(self.kind_counts())
+
     def to_text(self) -> str:
-        lines = [f"{len(self.claims) - len(self.failed)} of {len(self.claims)} claims hold"]
+        lines = [f"{len(self.claims) - len(self.failed)} of {len(self.claims)} claims hold ({self.kind_counts_text()})"]
         lines += [("PASS " if c.passed else "FAIL ") + c.describe() for c in self.claims]
         return "\n".join(lines)
 
@@ -207,12 +229,53 @@ class Ledger:
             raise ClaimsFailed(f"{self.chapter}: {len(self.failed)} of {len(self.claims)} claims failed:\n{details}")
 
 
-def _holds(kind: str, m: float, e: float | None, lo: float | None, hi: float | None,
+def slack(c: Claim | dict[str, Any]) -> float | None:
+    """How far the measured value is inside its bound (negative: outside), in the claim's units.
+
+    ``close``: tolerance minus distance; ``at_least``: measured - bound; ``at_most``: bound -
+    measured; ``between``: the distance to the nearer bound. The calibration divides it by the
+    seed-to-seed spread to give a claim's margin in standard deviations.
+    """
+    get = (lambda k: c.get(k)) if isinstance(c, dict) else (lambda k: getattr(c, k))
+    vals = {k: _number(get(k)) for k in ("measured", "expected", "low", "high", "rtol", "atol")}
+    m = vals["measured"]
+    if m is None or math.isnan(m):
+        return None
+    op = get("op")
+    try:
+        if op == "close":
+            return (vals["atol"] or 0.0) + (vals["rtol"] or 0.0) * abs(vals["expected"]) - abs(m - vals["expected"])
+        if op == "at_least":
+            return m - vals["low"]
+        if op == "at_most":
+            return vals["high"] - m
+        return min(m - vals["low"], vals["high"] - m)
+    except TypeError:
+        return None
+
+
+def count_kinds(claims: list[Claim] | list[dict[str, Any]]) -> dict[str, int]:
+    """Claims per kind, in the order of :data:`KINDS` (then ``"unstated"``), zeros omitted."""
+    counts = {k: 0 for k in (*KINDS, "unstated")}
+    for c in claims:
+        kind = c.get("kind") if isinstance(c, dict) else c.kind
+        counts[kind if kind in KINDS else "unstated"] += 1
+    return {k: v for k, v in counts.items() if v}
+
+
+def kind_counts_text(counts: dict[str, int]) -> str:
+    """``"9 predictions, 3 identities, 2 by construction"``."""
+    words = {"prediction": ("prediction", "predictions"), "identity": ("identity", "identities"),
+             "construction": ("by construction", "by construction"), "unstated": ("of unstated kind",) * 2}
+    return ", ".join(f"{n} {words[k][n != 1]}" for k, n in counts.items()) or "no claims"
+
+
+def _holds(op: str, m: float, e: float | None, lo: float | None, hi: float | None,
            rtol: float, atol: float) -> bool:
-    if kind == "close":
+    if op == "close":
         return abs(m - e) <= (atol + rtol * abs(e)) * (1 + 1e-12)  # up to float rounding
-    if kind == "at_least":
+    if op == "at_least":
         return m >= lo
-    if kind == "at_most":
+    if op == "at_most":
         return m <= hi
     return lo <= m <= hi

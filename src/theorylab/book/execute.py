@@ -25,16 +25,16 @@ from typing import Any, Callable
 
 import yaml
 
-from .claims import MIME
-from .runtime import DEVICES, PROFILES, require_choice, require_int
+from ..claims import MIME
+from ..runtime import DEVICES, PROFILES, require_choice, require_int
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # the theorylab package
 # the book's root: the checkout, or THEORYLAB_ROOT (tests build small fixture books that way)
 ROOT = Path(os.environ.get("THEORYLAB_ROOT") or PACKAGE.parents[1]).resolve()
 BUILD = ROOT / "book" / "_build"
 EXECUTED = BUILD / "executed"
 REPORT = BUILD / "reproducibility.json"
-TOOLING = ("build.py", "site.py", "sphinxext.py", "__main__.py")  # the build itself: changing it re-runs no chapter
+TOOLING = ("book", "__main__.py")  # the build itself (this subpackage): changing it re-runs no chapter
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -105,7 +105,7 @@ def _digest(*parts: bytes) -> str:
 
 def input_hash(chapter: Chapter, parameters: dict[str, Any], root: Path = ROOT) -> str:
     """A content hash of everything a chapter's result depends on."""
-    package = sorted(p for p in PACKAGE.rglob("*.py") if p.name not in TOOLING)
+    package = sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in TOOLING)
     reqs = root / "requirements.txt"
     return _digest(chapter.source.read_bytes(),
                    *(p.relative_to(PACKAGE).as_posix().encode() + p.read_bytes() for p in package),

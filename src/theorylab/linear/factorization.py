@@ -37,7 +37,7 @@ import torch
 from scipy.integrate import quad, solve_ivp
 from torch import Tensor
 
-from .runtime import require_float, require_int
+from ..runtime import require_float, require_int
 
 DTYPE = torch.float64
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from theorylab.tensors import _check_part, _tree_depth, canonical_partitions
+from theorylab.structure.tensors import _check_part, _tree_depth, canonical_partitions
 
 __all__ = [
     "abs_correlation",

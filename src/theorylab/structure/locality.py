@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from theorylab import models, rearrange, rng, tensors
+from theorylab import rng
+from theorylab.nets import models
+from theorylab.structure import rearrange, tensors
 
 __all__ = [
     "ChainConfig",
@@ -125,7 +127,7 @@ def chain_orders(x_train: np.ndarray, cfg: ChainConfig, gen: np.random.Generator
 
     ``swaps s``: s random transpositions; the largest is "fully permuted". ``rearranged``: the
     paper's recursive min-cut order computed from the fully permuted data; ``rearranged+orient``:
-    the same with the children's directions fixed (see :func:`theorylab.rearrange.feature_order`).
+    the same with the children's directions fixed (see :func:`theorylab.structure.rearrange.feature_order`).
     """
     n = cfg.n_features
     orders = {f"swaps {s}": rearrange.random_swaps(n, s, gen=gen) for s in cfg.swaps}

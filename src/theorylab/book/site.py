@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .build import BUILD, PACKAGE, REPORT, ROOT, chapters
+from ..claims import count_kinds, kind_counts_text
+from .execute import BUILD, PACKAGE, REPORT, ROOT, chapters
 
 STAGE = BUILD / "stage"
 HTML = BUILD / "html"
@@ -118,9 +119,10 @@ def report_page(report: dict[str, Any]) -> str:
         if not claims:
             lines.append("No claims were collected.")
             continue
-        lines += ["| claim | measured | expected | holds | why this tolerance |", "|---|---|---|---|---|"]
+        lines += [f"Claims: {kind_counts_text(count_kinds(claims))}.", "",
+                  "| claim | kind | measured | expected | holds | why this tolerance |", "|---|---|---|---|---|---|"]
         for c in claims:
-            lines.append(f"| `{c['name']}` | {_cell(c.get('measured'))} | {_cell(c.get('target'))} | "
+            lines.append(f"| `{c['name']}` | {c.get('kind') or 'unstated'} | {_cell(c.get('measured'))} | {_cell(c.get('target'))} | "
                          f"{'yes' if c['passed'] else '**no**'} | {_cell(c.get('why'))} |")
     return "\n".join(lines) + "\n"
 

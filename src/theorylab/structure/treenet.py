@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import xlogy
 
-from theorylab.tensors import _tree_depth, canonical_partitions, entropy
+from theorylab.structure.tensors import _tree_depth, canonical_partitions, entropy
 
 __all__ = ["hierarchical_truncation", "tree_tensor", "width_bounds"]
 

@@ -1,0 +1,1 @@
+"""Neural networks used across chapters: batched replicas of small MLPs and CNNs."""

@@ -1,0 +1,1 @@
+"""Optimization: algorithms and the dynamics chapters study (steepest descent, margins, SGD)."""
