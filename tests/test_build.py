@@ -62,7 +62,7 @@ def test_report_page_shows_failures_and_claims():
               "claims": [{"name": "a", "measured": 0.5, "target": "≥ 0.9", "passed": False, "why": "3 SD"}]}
     page = site.report_page({"chapters": [record], "commit": "abc"})
     assert "(reproducibility-report)=" in page and "{ref}`ch-x`" in page
-    assert "ValueError" in page and "| `a` | 0.5 | ≥ 0.9 | **no** | 3 SD |" in page
+    assert "ValueError" in page and "| `a` | unstated | 0.5 | ≥ 0.9 | **no** | 3 SD |" in page
     assert "No chapter has been executed yet" in site.report_page({"chapters": []})
 
 
