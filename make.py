@@ -3,6 +3,7 @@
 
     python3 make.py book    # set up .venv if needed, execute every chapter (fast profile), build the HTML
     python3 make.py test    # set up .venv if needed, run every test
+    python3 make.py calibrate --only walk-index --seeds 0-19   # a chapter's claims over 20 seeds
 
 Anything after the command is passed on: ``python3 make.py book --only walk-index --profile full``
 goes to ``python -m theorylab build``; ``python3 make.py test -k claims`` goes to pytest.
@@ -40,16 +41,20 @@ def setup() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("book", "test", "setup"):
+    if not argv or argv[0] not in ("book", "test", "setup", "calibrate"):
         print(__doc__.strip())
         return 2
     command, rest = argv[0], argv[1:]
     setup()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    # this checkout's package comes first, even when .venv was made (or is shared) by another checkout
+    src = str(ROOT / "src")
+    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
     if command == "setup":
         return 0
-    if command == "book":
-        return subprocess.run([str(PYTHON), "-m", "theorylab", "build", *rest], cwd=ROOT, env=env).returncode
+    if command in ("book", "calibrate"):
+        verb = "build" if command == "book" else "calibrate"
+        return subprocess.run([str(PYTHON), "-m", "theorylab", verb, *rest], cwd=ROOT, env=env).returncode
     return subprocess.run([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT, env=env).returncode
 
 

@@ -62,7 +62,7 @@ def test_report_page_shows_failures_and_claims():
               "claims": [{"name": "a", "measured": 0.5, "target": "≥ 0.9", "passed": False, "why": "3 SD"}]}
     page = site.report_page({"chapters": [record], "commit": "abc"})
     assert "(reproducibility-report)=" in page and "{ref}`ch-x`" in page
-    assert "ValueError" in page and "| `a` | unstated | 0.5 | ≥ 0.9 | **no** | 3 SD |" in page
+    assert "ValueError" in page and "| `a` | unstated | 0.5 | ≥ 0.9 | **no** | — | 3 SD |" in page
     assert "No chapter has been executed yet" in site.report_page({"chapters": []})
 
 
@@ -72,3 +72,23 @@ def test_progress_line_names_failing_claims():
               "claims": [{"name": "a", "measured": 0.5, "target": "≥ 0.9", "passed": False}]}
     text = build.line(record, 1, 3, 4)
     assert text.startswith("[1/3] x     failed") and "0/1 claims" in text and "FAIL a: measured 0.5" in text
+
+
+def test_calibration_parses_seeds_and_summarizes_margins():
+    from theorylab.book import calibrate
+
+    assert calibrate.parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
+    for bad in ("3-1", "-2", "a", ""):
+        with pytest.raises(ValueError, match="seeds must look like"):
+            calibrate.parse_seeds(bad)
+    rows = {s: {"status": "passed", "wall_s": 1.0, "claims": [
+        {"name": "x", "kind": "prediction", "op": "at_least", "measured": 1.0 + 0.1 * s, "low": 0.5, "passed": True,
+         "target": "≥ 0.5"},
+        {"name": "e", "kind": "identity", "op": "at_most", "measured": 0.0, "high": 1e-9, "passed": True,
+         "target": "≤ 1e-09"}]} for s in range(4)}
+    summary = calibrate.summarize("t", rows)
+    x, e = summary["claims"]
+    assert x["passed"] == 4 and x["min"] == 1.0 and x["max"] == pytest.approx(1.3)
+    assert x["margin_sd"] == pytest.approx((1.15 - 0.5) / 0.129099, rel=1e-4)
+    assert e["margin_sd"] == float("inf") and calibrate.healthy(summary)
+    assert "4/4" in calibrate.table(summary)

@@ -6,6 +6,7 @@ Examples::
     python -m theorylab build --only walk-index    # one chapter (and the HTML)
     python -m theorylab build --profile full --device auto --no-html
     python -m theorylab list                       # the chapters, in book order
+    python -m theorylab calibrate --only walk-index --seeds 0-19   # every claim over 20 seeds
 """
 
 from __future__ import annotations
@@ -27,7 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--jobs", type=int, default=None, help="chapters in parallel (default: CPU cores)")
     b.add_argument("--no-html", action="store_true", help="execute only; do not build the HTML")
     sub.add_parser("list", help="list the chapters in book order")
+    c = sub.add_parser("calibrate", help="run chapters over many seeds; per claim: pass rate, spread, margin")
+    c.add_argument("--only", action="append", metavar="SLUG", help="calibrate this chapter (repeatable; default all)")
+    c.add_argument("--seeds", default="0-19", help="seeds, e.g. 0-19 (default) or 0,3,5-7")
+    c.add_argument("--profile", default="fast", help="fast (default) or full")
+    c.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    c.add_argument("--jobs", type=int, default=None, help="runs in parallel (default: CPU cores)")
+    c.add_argument("--force", action="store_true", help="re-run seeds even when up to date")
+    c.add_argument("--no-write", action="store_true", help="print only; do not write book/calibration/<slug>.json")
     args = parser.parse_args(argv)
+    if args.command == "calibrate":
+        return _calibrate(args)
 
     from . import execute as build
 
@@ -66,6 +77,32 @@ def main(argv: list[str] | None = None) -> int:
         code = code or (html_code and 1)
     if failed:
         print(f"Failed chapters: {', '.join(failed)}", file=sys.stderr)
+    return code
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from . import calibrate, execute
+
+    try:
+        seeds = calibrate.parse_seeds(args.seeds)
+        execute.validate_parameters(args.profile, seeds[0], args.device)
+        selected = execute.select(execute.chapters(), args.only)
+        if args.jobs is not None and args.jobs < 1:
+            raise ValueError(f"jobs must be an integer >= 1; got {args.jobs}")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    code = 0
+    for chapter in selected:
+        print(f"Calibrating {chapter.slug} over {len(seeds)} seeds ({args.seeds}), profile={args.profile}", flush=True)
+        records = calibrate.run_seeds(chapter, seeds, args.profile, args.device, jobs=args.jobs, force=args.force,
+                                      echo=lambda s: print(s, flush=True))
+        summary = calibrate.summarize(chapter.slug, records, args.profile)
+        print(calibrate.table(summary), flush=True)
+        if not args.no_write:
+            path = calibrate.write(summary)
+            print(f"  written to {path.relative_to(execute.ROOT)}", flush=True)
+        code = code or (0 if calibrate.healthy(summary) else 1)
     return code
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..claims import count_kinds, kind_counts_text
+from . import calibrate as calibration
 from .execute import BUILD, PACKAGE, REPORT, ROOT, chapters
 
 STAGE = BUILD / "stage"
@@ -84,6 +85,19 @@ def _cell(value: Any, digits: str = ".4g") -> str:
     return str(value).replace("|", "\\|")
 
 
+def _calibration_cell(c: dict[str, Any] | None) -> str:
+    if not c:
+        return "—"
+    margin = c.get("margin_sd")
+    if margin in ("inf", float("inf")):
+        text = "exact"
+    elif margin is None:
+        text = "—"
+    else:
+        text = f"{float(margin):.1f} SD"
+    return f"{c['passed']}/{c['seeds']}, {text}"
+
+
 def report_page(report: dict[str, Any]) -> str:
     """The Reproducibility report as MyST markdown, from ``reproducibility.json``."""
     lines = ["(reproducibility-report)=", "# Reproducibility report", "",
@@ -119,11 +133,21 @@ def report_page(report: dict[str, Any]) -> str:
         if not claims:
             lines.append("No claims were collected.")
             continue
-        lines += [f"Claims: {kind_counts_text(count_kinds(claims))}.", "",
-                  "| claim | kind | measured | expected | holds | why this tolerance |", "|---|---|---|---|---|---|"]
+        cal = calibration.load(r["slug"]) or {}
+        cal_by_name = {c["name"]: c for c in cal.get("claims", [])}
+        lines.append(f"Claims: {kind_counts_text(count_kinds(claims))}.")
+        if cal:
+            lines.append(f"Calibrated on {len(cal.get('seeds', []))} seeds ({cal.get('profile')} profile, "
+                         f"commit `{cal.get('commit', '?')}`, {cal.get('date', '?')}): per claim, the seeds where it "
+                         "held and its margin, the mean distance inside its bound in standard deviations over seeds.")
+        else:
+            lines.append("Not calibrated over seeds yet.")
+        lines += ["", "| claim | kind | measured | expected | holds | calibration | why this tolerance |",
+                  "|---|---|---|---|---|---|---|"]
         for c in claims:
-            lines.append(f"| `{c['name']}` | {c.get('kind') or 'unstated'} | {_cell(c.get('measured'))} | {_cell(c.get('target'))} | "
-                         f"{'yes' if c['passed'] else '**no**'} | {_cell(c.get('why'))} |")
+            lines.append(f"| `{c['name']}` | {c.get('kind') or 'unstated'} | {_cell(c.get('measured'))} | "
+                         f"{_cell(c.get('target'))} | {'yes' if c['passed'] else '**no**'} | "
+                         f"{_calibration_cell(cal_by_name.get(c['name']))} | {_cell(c.get('why'))} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,216 @@
+"""Calibrate a chapter's claims over many seeds: pass rate, spread and margin of every claim.
+
+``python -m theorylab calibrate --only <slug> --seeds 0-19`` executes the chapter once per seed (in
+parallel, one process and one torch thread each; a seed whose inputs did not change is reused from
+``book/_build/calibrate``) and reports, per claim:
+
+- the pass rate over the seeds and the seeds where it failed;
+- min / median / max of the measured value;
+- the margin: the claim's slack (how far inside its bound the measured value lies, see
+  :func:`theorylab.claims.slack`) averaged over seeds, in units of the slack's standard deviation
+  over seeds. The book's standard is a margin of at least 4 SD, or a bound that comes from theory.
+
+The summary is written to ``book/calibration/<slug>.json``; it is committed with the chapter and shown
+in the Reproducibility report.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import json
+import math
+import os
+import re
+import statistics
+from pathlib import Path
+from typing import Any, Callable
+
+from ..claims import slack
+from . import execute
+
+CACHE = execute.BUILD / "calibrate"
+RESULTS = execute.ROOT / "book" / "calibration"
+TARGET_SD = 4.0
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-19"`` or ``"0,3,5-7"`` to a sorted list of distinct seeds >= 0."""
+    seeds: set[int] = set()
+    for part in str(text).split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise ValueError(f"seeds must look like '0-19' or '0,3,5-7' (integers >= 0); got {text!r}")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        seeds.update(range(lo, hi + 1))
+    return sorted(seeds)
+
+
+def _paths(slug: str, profile: str, seed: int) -> tuple[Path, Path]:
+    base = CACHE / slug / f"{profile}-seed{seed}"
+    return base.with_suffix(".ipynb"), base.with_suffix(".json")
+
+
+def _run_seed(chapter: execute.Chapter, parameters: dict[str, Any], digest: str) -> dict[str, Any]:
+    nb, rec = _paths(chapter.slug, parameters["profile"], parameters["seed"])
+    nb.parent.mkdir(parents=True, exist_ok=True)
+    log = open(nb.with_suffix(".stderr.log"), "w")
+    os.dup2(log.fileno(), 2)
+    record = execute.execute(chapter, parameters, output=nb)
+    record["hash"] = digest
+    tmp = rec.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(rec)
+    return record
+
+
+def _cached(chapter: execute.Chapter, parameters: dict[str, Any], digest: str) -> dict[str, Any] | None:
+    nb, rec = _paths(chapter.slug, parameters["profile"], parameters["seed"])
+    try:
+        record = json.loads(rec.read_text())
+    except (OSError, ValueError):
+        return None
+    # a failed seed is a result too: keep it unless the inputs changed
+    return {**record, "cached": True} if record.get("hash") == digest and nb.exists() else None
+
+
+def run_seeds(chapter: execute.Chapter, seeds: list[int], profile: str = "fast", device: str = "cpu", *,
+              jobs: int | None = None, force: bool = False,
+              echo: Callable[[str], None] = print) -> dict[int, dict[str, Any]]:
+    """Execute ``chapter`` once per seed (cached) and return the records by seed."""
+    jobs = execute.require_int("jobs", jobs if jobs is not None else (os.cpu_count() or 1), minimum=1)
+    out: dict[int, dict[str, Any]] = {}
+    todo = []
+    for seed in seeds:
+        parameters = execute.validate_parameters(profile, seed, device)
+        digest = execute.input_hash(chapter, parameters)
+        cached = None if force else _cached(chapter, parameters, digest)
+        if cached:
+            out[seed] = cached
+        else:
+            todo.append((parameters, digest))
+    if out:
+        echo(f"  {chapter.slug}: {len(out)} seed(s) reused from {CACHE.relative_to(execute.ROOT)}")
+    if todo:
+        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), max_tasks_per_child=1) as pool:
+            futures = {pool.submit(_run_seed, chapter, p, d): p["seed"] for p, d in todo}
+            for future in cf.as_completed(futures):
+                seed = futures[future]
+                try:
+                    record = future.result()
+                except Exception as exc:  # the worker died
+                    record = {"slug": chapter.slug, "seed": seed, "status": "failed", "wall_s": 0.0, "claims": [],
+                              "error": {"cell": None, "ename": type(exc).__name__, "evalue": str(exc), "source": ""}}
+                out[seed] = record
+                held = sum(c["passed"] for c in record.get("claims", []))
+                echo(f"  {chapter.slug} seed {seed:>3}: {record['status']:<6} {record.get('wall_s', 0):6.1f} s  "
+                     f"{held}/{len(record.get('claims', []))} claims")
+    return dict(sorted(out.items()))
+
+
+def summarize(slug: str, records: dict[int, dict[str, Any]], profile: str = "fast") -> dict[str, Any]:
+    """Per-claim statistics over the seeds' records."""
+    names: list[str] = []
+    by_name: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for seed, record in records.items():
+        for c in record.get("claims", []):
+            if c["name"] not in by_name:
+                names.append(c["name"])
+                by_name[c["name"]] = []
+            by_name[c["name"]].append((seed, c))
+    claims = []
+    for name in names:
+        rows = by_name[name]
+        measured = [_float(c.get("measured")) for _, c in rows]
+        measured = [m for m in measured if m is not None and math.isfinite(m)]
+        slacks = [s for s in (slack(c) for _, c in rows) if s is not None and math.isfinite(s)]
+        failed = [seed for seed, c in rows if not c["passed"]]
+        claims.append({
+            "name": name, "kind": rows[-1][1].get("kind", ""), "op": rows[-1][1].get("op"),
+            "target": rows[-1][1].get("target"), "seeds": len(rows), "passed": len(rows) - len(failed),
+            "failed_seeds": failed,
+            "min": min(measured) if measured else None,
+            "median": statistics.median(measured) if measured else None,
+            "max": max(measured) if measured else None,
+            "worst_slack": min(slacks) if slacks else None,
+            "margin_sd": _margin(slacks),
+        })
+    ran = [r for r in records.values()]
+    missing = [seed for seed, r in records.items() if r.get("status") != "passed" and not r.get("claims")]
+    return {
+        "slug": slug, "profile": profile, "seeds": sorted(records), "runs_without_claims": missing,
+        "commit": execute.git_commit(), "date": dt.date.today().isoformat(),
+        "wall_s": {"min": min((r.get("wall_s", 0) for r in ran), default=0),
+                   "max": max((r.get("wall_s", 0) for r in ran), default=0)},
+        "claims": claims,
+    }
+
+
+def _float(x: Any) -> float | None:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _margin(slacks: list[float]) -> float | None:
+    """Mean slack over its standard deviation across seeds; inf for a claim that never moves."""
+    if len(slacks) < 2:
+        return None
+    mean, sd = statistics.fmean(slacks), statistics.stdev(slacks)
+    if sd <= 1e-12 * max(1.0, abs(mean)):
+        return math.inf if mean >= 0 else -math.inf
+    return mean / sd
+
+
+def table(summary: dict[str, Any]) -> str:
+    """A plain-text table of the summary, one claim per line."""
+    rows = [f"{summary['slug']}: {len(summary['seeds'])} seeds, profile {summary['profile']}, "
+            f"{summary['wall_s']['min']:.0f}-{summary['wall_s']['max']:.0f} s per run"]
+    width = max((len(c["name"]) for c in summary["claims"]), default=10)
+    rows.append(f"  {'claim':<{width}}  {'kind':<12} {'pass':>7}  {'min':>10} {'median':>10} {'max':>10}  "
+                f"{'margin':>8}  target")
+    for c in summary["claims"]:
+        margin = c["margin_sd"]
+        flag = "" if c["passed"] == c["seeds"] and (margin is None or margin >= TARGET_SD) else "  <--"
+        rows.append(f"  {c['name']:<{width}}  {c['kind'] or '?':<12} {c['passed']:>3}/{c['seeds']:<3}  "
+                    f"{_num(c['min'])} {_num(c['median'])} {_num(c['max'])}  {_sd(margin):>8}  {c['target']}"
+                    + (f"  fails at seeds {c['failed_seeds']}" if c["failed_seeds"] else "") + flag)
+    if summary["runs_without_claims"]:
+        rows.append(f"  runs that stopped before their claims: seeds {summary['runs_without_claims']}")
+    return "\n".join(rows)
+
+
+def _num(x: Any) -> str:
+    return f"{'—':>10}" if x is None else f"{x:>10.4g}"
+
+
+def _sd(x: float | None) -> str:
+    if x is None:
+        return "—"
+    if math.isinf(x):
+        return "exact" if x > 0 else "-inf"
+    return f"{x:.1f} SD"
+
+
+def write(summary: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{summary['slug']}.json"
+    claims = [{**c, "margin_sd": str(c["margin_sd"]) if c["margin_sd"] is not None and math.isinf(c["margin_sd"])
+               else c["margin_sd"]} for c in summary["claims"]]
+    path.write_text(json.dumps({**summary, "claims": claims}, indent=1) + "\n")
+    return path
+
+
+def load(slug: str) -> dict[str, Any] | None:
+    """The committed calibration of a chapter, or None."""
+    path = RESULTS / f"{slug}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def healthy(summary: dict[str, Any]) -> bool:
+    """Every claim passed at every seed, and no run stopped before its claims."""
+    return not summary["runs_without_claims"] and all(c["passed"] == c["seeds"] for c in summary["claims"])
