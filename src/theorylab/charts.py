@@ -4,9 +4,10 @@ Call :func:`enable` once per chapter; build charts with :func:`theory_vs_experim
 :func:`loglog`). Data goes in tidy: ``x``, ``y``, optional ``series``, and ``seed`` for experiments.
 The experiment is aggregated to mean and standard deviation over seeds before it is embedded.
 
-Charts fit their column: a single chart takes the width of its container (``width="container"``),
-and the book's page script (``book/assets/js/theorylab-charts.js``) stacks side-by-side panels and
-moves legends under the plot on narrow screens. Tooltips show rounded numbers.
+Charts are made at a fixed size (so they compose: layers, panels side by side or stacked) and fit
+their column in the book: its page script (``book/assets/js/theorylab-charts.js``) gives a single
+chart the column's width, stacks side-by-side panels and moves legends under the plot on narrow
+screens. Tooltips show rounded numbers.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
                          x_title: str, y_title: str, log_x: bool = False, log_y: bool = False,
                          title: str | None = None, series_title: str = "", series_order: list | None = None,
                          x_domain: tuple | None = None, y_domain: tuple | None = None,
-                         width: int | str = "container", height: int = HEIGHT) -> alt.LayerChart:
+                         width: int = WIDTH, height: int = HEIGHT) -> alt.LayerChart:
     """Theory as lines and experiment as mean +- sd points, on shared axes.
 
     Args:
@@ -80,8 +81,7 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
         series_title: the legend's title when there is a ``series`` column.
         series_order: the series in legend (and colour) order; default: sorted.
         x_domain, y_domain: fixed axis ranges ``(low, high)``; default: fitted to the data.
-        width, height: the plot's size in pixels; the default width is the container's (the column
-            of the page, or the notebook's output area). Give a number for a panel of a concatenation.
+        width, height: the plot's size in pixels (in the book, a single chart takes its column's width).
     """
     if theory is None and experiment is None:
         raise ValueError("theory and experiment cannot both be None")
@@ -122,8 +122,6 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
         n_seeds = int(agg["n"].max()) if len(agg) else 0
         subtitle.append(f"points: experiment, mean \u00b1 sd over {n_seeds} seed{'s' * (n_seeds != 1)}")
     chart = alt.layer(*layers).properties(width=width, height=height)
-    if width == "container":
-        chart = chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
     legend = " \u00b7 ".join(subtitle)
     if title:
         return chart.properties(title=alt.TitleParams(title, subtitle=legend))
