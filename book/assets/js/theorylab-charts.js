@@ -42,6 +42,7 @@
   }
 
   function wrap(text, px, charPx) {
+    if (Array.isArray(text)) text = text.join(" ");
     if (typeof text !== "string") return text;
     var per = Math.max(12, Math.floor(px / charPx)), lines = [], line = "";
     text.split(/\s+/).forEach(function (word) {
@@ -52,14 +53,26 @@
     return lines.length > 1 ? lines : text;
   }
 
+  // Marks placed at a pixel position (mark.x = 430) move with the plot's new width.
+  function scalePixels(node, ratio) {
+    if (!node || ratio === 1) return;
+    (node.layer || [node]).forEach(function (l) {
+      if (l.layer) { scalePixels(l, ratio); return; }
+      var m = l.mark;
+      if (m && typeof m === "object") ["x", "x2"].forEach(function (k) { if (typeof m[k] === "number") m[k] *= ratio; });
+      var e = l.encoding || {};
+      ["x", "x2"].forEach(function (k) { if (e[k] && typeof e[k].value === "number") e[k].value *= ratio; });
+    });
+  }
+
   function wrapTitles(node, avail) {
     if (Array.isArray(node)) { node.forEach(function (n) { wrapTitles(n, avail); }); return; }
     if (!node || typeof node !== "object") return;
     if (node.title !== undefined && (node.mark !== undefined || node.layer || node.hconcat || node.vconcat || node.concat)) {
-      if (typeof node.title === "string") node.title = wrap(node.title, avail, 8);
+      if (typeof node.title === "string" || Array.isArray(node.title)) node.title = wrap(node.title, avail, 8.5);
       else if (node.title && typeof node.title === "object") {
-        node.title.text = wrap(node.title.text, avail, 8);
-        if (node.title.subtitle) node.title.subtitle = wrap(node.title.subtitle, avail, 6.5);
+        node.title.text = wrap(node.title.text, avail, 8.5);
+        if (node.title.subtitle) node.title.subtitle = wrap(node.title.subtitle, avail, 6.8);
       }
     }
     ["layer", "hconcat", "vconcat", "concat"].forEach(function (k) { if (node[k]) wrapTitles(node[k], avail); });
@@ -70,7 +83,8 @@
     if (isView(node)) {
       var room = avail - AXIS - (legendRight ? LEGEND : 0);
       var w = viewWidth(node, config);
-      node.width = Math.max(MIN_PANEL, Math.min(w - shrink, room));
+      node.width = Math.max(MIN_PANEL, Math.min(w, room) - shrink);
+      scalePixels(node, node.width / w);
       if (Array.isArray(node.layer)) node.layer.forEach(function (l) { delete l.width; });
       return;
     }
@@ -93,14 +107,19 @@
     var narrow = avail < NARROW;
     spec.config = spec.config || {};
     roundTooltips(spec);
+    if (narrow || shrink) {  // long axis labels are cut (with an ellipsis; the tooltip has them whole)
+      spec.config.axis = Object.assign({}, spec.config.axis, {labelLimit: narrow ? 90 : 160});
+    }
     if (narrow) {
       spec.config.legend = Object.assign({}, spec.config.legend, {orient: "bottom", direction: "vertical",
-                                                                  labelLimit: Math.max(120, avail - 60)});
-      wrapTitles(spec, avail - 16);
+                                                                  labelLimit: Math.max(100, avail - AXIS - 60 - (shrink || 0))});
     }
+    if (narrow) wrapTitles(spec, avail - 16);
     if (isView(spec) && !shrink) {
+      var w0 = viewWidth(spec, spec.config);
       spec.width = "container";
       spec.autosize = {type: "fit-x", contains: "padding"};
+      scalePixels(spec, Math.min(1, (avail - AXIS) / w0));
       if (Array.isArray(spec.layer)) spec.layer.forEach(function (l) { delete l.width; });
     } else {
       var legendRight = !narrow && (spec.config.legend || {}).orient !== "bottom";
@@ -136,7 +155,9 @@
       var avail = columnWidth(el) - (opts.actions === false ? 0 : 40);
       state.width = columnWidth(el);
       if (state.result) state.result.finalize();
-      return embed(el, adapt(spec, avail, shrink), opts).then(function (result) {
+      var adapted = adapt(spec, avail, shrink);
+      el.theorylabSpec = adapted;  // what was drawn (for tests and debugging)
+      return embed(el, adapted, opts).then(function (result) {
         state.result = result;
         var over = drawnWidth(el) - avail;
         if (over > 1 && tries > 0) return draw((shrink || 0) + over + 4, tries - 1);

@@ -36,11 +36,27 @@ def _drop_thebe(app, pagename: str, templatename: str, context: dict[str, Any], 
 
 
 def _collapse_proofs(app, doctree) -> None:
-    """Give every proof admonition the ``dropdown`` class (sphinx-togglebutton folds it)."""
-    for node in doctree.findall(nodes.admonition):
+    """Fold every proof behind its title "Proof" (sphinx-togglebutton folds ``dropdown`` admonitions).
+
+    sphinx-proof writes a proof as an admonition whose first paragraph starts with "Proof. " and
+    gives every proof the same id. The title becomes a real admonition title (the toggle's handle),
+    and each proof gets its own id, so each one opens on its own.
+    """
+    n = 0
+    for node in list(doctree.findall(nodes.admonition)):
         classes = node.get("classes", [])
-        if "proof" in classes and node.get("ids", [None])[:1] == ["proof"] and "dropdown" not in classes:
+        if "proof" not in classes or node.get("ids", [None])[:1] != ["proof"]:
+            continue
+        n += 1
+        node["ids"] = [f"proof-{n}"]
+        if "dropdown" not in classes:
             classes.append("dropdown")
+        first = node.next_node(nodes.paragraph)
+        text = first.next_node(nodes.Text) if first is not None else None
+        if text is not None and str(text).startswith("Proof. "):
+            text.parent.replace(text, nodes.Text(str(text)[len("Proof. "):]))
+        if not isinstance(node.children[0] if node.children else None, nodes.title):
+            node.insert(0, nodes.title("", "Proof"))
 
 
 def arxiv_id(fields: Any) -> str | None:
