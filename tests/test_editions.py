@@ -208,3 +208,31 @@ def test_the_student_edition_has_no_solution(html):
             assert not leaked, f"{p}: solution text of {slug}: {leaked[:2]}"
     page = (out / "notebooks" / f"{build.chapters()[0].slug}.html").read_text()
     assert 'class="exercise' in page and "Exercise 1.1" in page
+
+
+# --- the learner's command ----------------------------------------------------------------------
+
+def _make():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("theorylab_make", ROOT / "make.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lab_requirements_are_pinned_and_open_chapters_as_notebooks():
+    lines = [ln.strip() for ln in (ROOT / "requirements-lab.txt").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", ln) for ln in lines), lines
+    names = {ln.split("==")[0].lower().replace("_", "-") for ln in lines}
+    assert {"jupyterlab", "jupyterlab-myst"} <= names
+    assert re.search(r"^jupytext==", (ROOT / "requirements.txt").read_text(), re.M)
+    make = _make()
+    viewers = make.LAB_SETTINGS["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers["markdown"] == "Jupytext Notebook"
+    cmd = make.lab_command(["walk-index", "--no-browser"]) if (ROOT / "notebooks" / "walk-index.md").exists() \
+        else make.lab_command(["--no-browser"])
+    assert cmd[1:3] == ["-m", "jupyterlab"] and cmd[-1] == "--no-browser"
+    with pytest.raises(SystemExit, match="no chapter 'nope'"):
+        make.lab_command(["nope"])
