@@ -129,7 +129,7 @@ def _source_notebook(chapter: Chapter):
 
     nb = jupytext.read(chapter.source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
+    return _stable_ids(nb, chapter.slug)
 
 
 def _unexecuted(source: Path) -> str:
@@ -200,9 +200,16 @@ def chapter_downloads(chapter: Chapter, *, student: bool = False) -> tuple[str, 
         text = strip_solutions(text)
     nb = jupytext.reads(text, fmt="md:myst")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    for i, cell in enumerate(nb.cells):  # stable ids, so the file is the same from build to build
-        cell["id"] = f"{chapter.slug[:48]}-{i}"
+    _stable_ids(nb, chapter.slug)
     return nbformat.writes(nb), text
+
+
+def _stable_ids(nb: Any, slug: str) -> Any:
+    """Give cells without an id a stable one, so a file is the same bytes from build to build."""
+    for i, cell in enumerate(nb.cells):
+        if not cell.get("id"):
+            cell["id"] = f"{slug[:48]}-{i}"
+    return nb
 
 
 def archive_files(root: Path = ROOT) -> list[Path]:
@@ -232,7 +239,7 @@ def archive(*, student: bool = False, root: Path = ROOT) -> bytes:
                 data = strip_solutions(data.decode()).encode()
             elif student and rel.startswith("notebooks/") and path.suffix == ".ipynb" and path.with_suffix(".md").exists():
                 nb = jupytext.reads(strip_solutions(path.with_suffix(".md").read_text()), fmt="md:myst")
-                data = nbformat.writes(nb).encode()
+                data = nbformat.writes(_stable_ids(nb, path.stem)).encode()
             info = zipfile.ZipInfo(f"theorylab/{rel}", date_time=(2026, 1, 1, 0, 0, 0))
             info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
