@@ -236,3 +236,37 @@ def test_lab_requirements_are_pinned_and_open_chapters_as_notebooks():
     assert cmd[1:3] == ["-m", "jupyterlab"] and cmd[-1] == "--no-browser"
     with pytest.raises(SystemExit, match="no chapter 'nope'"):
         make.lab_command(["nope"])
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("jupyterlab") is None,
+                    reason="JupyterLab is not installed here (python3 make.py lab installs it)")
+def test_lab_serves_a_chapter_as_a_notebook(tmp_path):
+    """The server `make.py lab` starts opens a chapter's .md as a notebook (jupytext), not as text."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    slug = build.chapters()[-1].slug
+    cmd = _make().lab_command(["--no-browser", f"--port={port}", "--ServerApp.token=t",
+                               f"--ServerApp.runtime_dir={tmp_path}"])
+    cmd[0] = sys.executable
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/api/contents/notebooks/{slug}.md?type=notebook&content=1&token=t"
+        for _ in range(120):
+            try:
+                model = json.loads(urllib.request.urlopen(url, timeout=5).read())
+                break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("JupyterLab did not answer within two minutes")
+        assert model["type"] == "notebook" and len(model["content"]["cells"]) > 10
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
