@@ -270,3 +270,19 @@ def test_lab_serves_a_chapter_as_a_notebook(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_bibliography_labels_are_author_year_with_arxiv_links():
+    from pybtex.database import parse_string
+
+    from theorylab.book import sphinxext
+
+    bib = parse_string("""
+@article{a, author = {Saxe, Andrew and McClelland, James and Ganguli, Surya}, title = {T}, year = {2014},
+  journal = {arXiv preprint arXiv:1312.6120}}
+@article{b, author = {Cohen, Nadav and Razin, Noam}, title = {U}, year = {2024}, eprint = {2408.13767}}
+@phdthesis{c, author = {Razin, Noam}, title = {V}, year = {2024}, school = {TAU}}
+""", "bibtex")
+    e = bib.entries
+    assert [sphinxext.author_year(e[k]) for k in "abc"] == ["Saxe et al., 2014", "Cohen and Razin, 2024", "Razin, 2024"]
+    assert [sphinxext.arxiv_id(e[k].fields) for k in "abc"] == ["1312.6120", "2408.13767", None]
