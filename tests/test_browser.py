@@ -50,7 +50,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def pages() -> list[str]:
-    return ["index.html", "book/notation.html", "book/reproducibility.html"] + [
+    return ["index.html", "book/notation.html", "book/syllabus.html", "book/reproducibility.html", "book/references.html"] + [
         f"notebooks/{c.slug}.html" for c in build.chapters()]
 
 
@@ -95,3 +95,69 @@ def test_page_renders_offline(browser, server, page):
 
 def _chart_count(page: str) -> int:
     return (build.BUILD / "html" / page).read_text().count('id="altair-viz-')
+
+
+def _open(browser, server, page, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    tab = context.new_page()
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.goto(f"{server}/{page}", wait_until="load")
+    return context, tab, errors
+
+
+# each chart: its drawn width (the SVG's own width, before any CSS scaling), its column's width, and
+# whether its legends lie inside the viewport
+_MEASURE = """() => [...document.querySelectorAll('[id^=altair-viz-]')].map(div => {
+  const svg = div.querySelector('svg.marks');
+  const column = div.closest('.cell_output') || div.parentElement;
+  const legends = [...div.querySelectorAll('.role-legend')].map(g => g.getBoundingClientRect());
+  return {id: div.id, drawn: svg ? parseFloat(svg.getAttribute('width')) : -1,
+          shown: svg ? svg.getBoundingClientRect().width : -1, column: column.clientWidth,
+          legends_inside: legends.every(r => r.left >= -1 && r.right <= window.innerWidth + 1)};
+})"""
+
+
+@pytest.mark.parametrize("width", [400, 1280])
+@pytest.mark.parametrize("page", [f"notebooks/{c.slug}.html" for c in build.chapters()])
+def test_charts_fit_their_column(browser, server, page, width):
+    context, tab, errors = _open(browser, server, page, width)
+    charts = tab.locator("[id^=altair-viz-]")
+    for i in range(charts.count()):
+        charts.nth(i).locator("svg.marks").first.wait_for(timeout=20_000)
+    tab.wait_for_timeout(300)  # a chart that overflowed on its first draw is drawn again, narrower
+    sizes = tab.evaluate(_MEASURE)
+    overflow = tab.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    context.close()
+    assert not errors, errors
+    assert sizes and all(s["drawn"] > 0 for s in sizes), sizes
+    too_wide = [s for s in sizes if s["drawn"] > s["column"] + 1]
+    assert not too_wide, f"charts wider than their column at {width} px: {too_wide}"
+    assert all(s["legends_inside"] for s in sizes), f"a legend is off-screen at {width} px: {sizes}"
+    assert overflow <= 1, f"the page scrolls sideways by {overflow} px at {width} px"
+
+
+def test_report_table_scrolls_inside_the_column(browser, server):
+    context, tab, errors = _open(browser, server, "book/reproducibility.html", 400)
+    overflow = tab.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    scrollers = tab.evaluate("""() => [...document.querySelectorAll('article table')].map(t => {
+        let el = t; while (el && el.tagName !== 'ARTICLE') {
+          const s = getComputedStyle(el);
+          if ((s.overflowX === 'auto' || s.overflowX === 'scroll') && el.clientWidth < el.scrollWidth + 1) return true;
+          el = el.parentElement; }
+        return t.scrollWidth <= t.closest('article').clientWidth + 1; })""")
+    context.close()
+    assert overflow <= 1, f"the report scrolls the page sideways by {overflow} px"
+    assert scrollers and all(scrollers), "a wide table neither fits nor scrolls in its own box"
+
+
+@pytest.mark.parametrize("query, slug", [("walk index", "walk-index"), ("model collapse Zipf tail", "tail-collapse")])
+def test_search_ranks_the_chapter_first(browser, server, query, slug):
+    if slug not in [c.slug for c in build.chapters()]:
+        pytest.skip(f"{slug} is not in this book")
+    context, tab, errors = _open(browser, server, f"search.html?q={query.replace(' ', '+')}", 1280)
+    tab.locator("#search-results li").first.wait_for(timeout=20_000)
+    first = tab.locator("#search-results li a").first.get_attribute("href")
+    context.close()
+    assert f"notebooks/{slug}.html" in first, f"first result for {query!r}: {first}"

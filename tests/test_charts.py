@@ -40,3 +40,16 @@ def test_series_order_and_domains():
                                        y_domain=(0, 5)).to_dict()
     enc = spec["layer"][0]["encoding"]
     assert enc["color"]["scale"]["domain"] == ["b", "a"] and enc["y"]["scale"]["domain"] == [0, 5]
+
+
+def test_charts_compose_and_round_tooltips():
+    th = pd.DataFrame({"x": [1.0, 2.0], "y": [1 / 3, 2 / 3]})
+    exp = pd.DataFrame({"x": [1.0, 1.0], "y": [0.3, 0.4], "seed": [0, 1]})
+    spec = charts.theory_vs_experiment(th, exp, x_title="x", y_title="y").to_dict()
+    assert spec["width"] == charts.WIDTH
+    tips = [t for layer in spec["layer"] for t in layer.get("encoding", {}).get("tooltip", [])]
+    assert tips and all(t.get("format") for t in tips if t["type"] == "quantitative")
+    chart = charts.theory_vs_experiment(th, None, x_title="x", y_title="y", width=280)
+    both = (chart | chart).to_dict()  # panels side by side (the book's page script stacks them when narrow)
+    assert [p["width"] for p in both["hconcat"]] == [280, 280]
+    assert "vconcat" in (chart & (chart + charts.slope_label(1.0, 0.5, -0.5))).to_dict()

@@ -1,5 +1,7 @@
 """theorylab.runtime: parameter validation happens first and names the parameter."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -53,3 +55,32 @@ def test_require_helpers():
         runtime.require_float("beta", float("nan"))
     with pytest.raises(ValueError, match="kind must be one of 'a', 'b'"):
         runtime.require_choice("kind", "c", ["a", "b"])
+
+
+def test_setup_limits_blas_and_openmp_threads(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    for var in runtime.THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    runtime.setup(fast=dict(n=1), full=dict(n=2))
+    assert all(os.environ[var] == "1" for var in runtime.THREAD_VARS)
+    pools = threadpool_info()
+    assert pools, "numpy and torch load at least one BLAS or OpenMP pool"
+    assert all(p["num_threads"] == 1 for p in pools), pools
+    runtime.limit_threads(2)
+    assert os.environ["OMP_NUM_THREADS"] == "2"
+    runtime.limit_threads(1)
+
+
+def test_progress_is_silent_in_the_build_and_shown_otherwise(monkeypatch, capsys):
+    monkeypatch.delenv("THEORYLAB_QUIET", raising=False)
+    monkeypatch.setenv("THEORYLAB_BUILD", "1")
+    items = [1, 2, 3]
+    assert runtime.quiet() and runtime.progress(items, desc="x") is items
+    monkeypatch.setenv("THEORYLAB_QUIET", "0")
+    bar = runtime.progress(items, desc="loop")
+    assert list(bar) == items and bar is not items
+    assert "loop" in capsys.readouterr().err
+    monkeypatch.setenv("THEORYLAB_QUIET", "1")
+    monkeypatch.delenv("THEORYLAB_BUILD")
+    assert runtime.progress(items) is items

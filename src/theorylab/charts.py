@@ -3,6 +3,11 @@
 Call :func:`enable` once per chapter; build charts with :func:`theory_vs_experiment` (or
 :func:`loglog`). Data goes in tidy: ``x``, ``y``, optional ``series``, and ``seed`` for experiments.
 The experiment is aggregated to mean and standard deviation over seeds before it is embedded.
+
+Charts are made at a fixed size (so they compose: layers, panels side by side or stacked) and fit
+their column in the book: its page script (``book/assets/js/theorylab-charts.js``) gives a single
+chart the column's width, stacks side-by-side panels and moves legends under the plot on narrow
+screens. Tooltips show rounded numbers.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ THEORY = "#1f4e79"  # deep blue: what the theorem says
 EXPERIMENT = "#d1495b"  # red: what the run measured
 PALETTE = ["#1f4e79", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#9c6644"]
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
-WIDTH, HEIGHT = 440, 280
+WIDTH, HEIGHT = 440, 280  # the plot of a chart without a width of its own (e.g. a panel); height of every chart
+TIP = ".4~g"  # numbers in tooltips: 4 significant digits, no trailing zeros
 
 
 def theme() -> dict:
@@ -61,8 +67,8 @@ def aggregate(experiment: pd.DataFrame) -> pd.DataFrame:
 def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.DataFrame | None = None, *,
                          x_title: str, y_title: str, log_x: bool = False, log_y: bool = False,
                          title: str | None = None, series_title: str = "", series_order: list | None = None,
-                         x_domain: tuple | None = None, y_domain: tuple | None = None, width: int = WIDTH,
-                         height: int = HEIGHT) -> alt.LayerChart:
+                         x_domain: tuple | None = None, y_domain: tuple | None = None,
+                         width: int = WIDTH, height: int = HEIGHT) -> alt.LayerChart:
     """Theory as lines and experiment as mean +- sd points, on shared axes.
 
     Args:
@@ -75,6 +81,7 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
         series_title: the legend's title when there is a ``series`` column.
         series_order: the series in legend (and colour) order; default: sorted.
         x_domain, y_domain: fixed axis ranges ``(low, high)``; default: fitted to the data.
+        width, height: the plot's size in pixels (in the book, a single chart takes its column's width).
     """
     if theory is None and experiment is None:
         raise ValueError("theory and experiment cannot both be None")
@@ -93,7 +100,7 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
     layers, subtitle = [], []
     if theory is not None:
         _require(theory, "theory", {"x", "y"})
-        tips = [alt.Tooltip("x:Q", title=x_title), alt.Tooltip("y:Q", title=f"{y_title} (theory)", format=".4g")]
+        tips = [alt.Tooltip("x:Q", title=x_title, format=TIP), alt.Tooltip("y:Q", title=f"{y_title} (theory)", format=TIP)]
         if has_series and "series" in theory.columns:
             tips.insert(0, alt.Tooltip("series:N", title=series_title or "series"))
         layers.append(alt.Chart(theory).mark_line().encode(
@@ -104,8 +111,8 @@ def theory_vs_experiment(theory: pd.DataFrame | None = None, experiment: pd.Data
         if log_y:  # keep the lower whisker on a log axis: mirror the upper one geometrically
             bad = agg["lo"] <= 0
             agg.loc[bad, "lo"] = agg.loc[bad, "mean"] ** 2 / agg.loc[bad, "hi"]
-        tips = [alt.Tooltip("x:Q", title=x_title), alt.Tooltip("mean:Q", title=f"{y_title} (mean)", format=".4g"),
-                alt.Tooltip("sd:Q", title="sd over seeds", format=".2g"), alt.Tooltip("n:Q", title="seeds")]
+        tips = [alt.Tooltip("x:Q", title=x_title, format=TIP), alt.Tooltip("mean:Q", title=f"{y_title} (mean)", format=TIP),
+                alt.Tooltip("sd:Q", title="sd over seeds", format=".2g"), alt.Tooltip("n:Q", title="seeds", format="d")]
         if has_series and "series" in agg.columns:
             tips.insert(0, alt.Tooltip("series:N", title=series_title or "series"))
         base = alt.Chart(agg).encode(x=x_enc, color=color(EXPERIMENT))

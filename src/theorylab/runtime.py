@@ -2,12 +2,15 @@
 
 Every chapter's parameters cell holds ``profile``, ``seed`` and ``device``; the cell after it calls
 :func:`setup`, which checks them before any work starts, configures torch for small models on a CPU
-(one thread per process, denormals flushed) and returns the sizes chosen for the profile.
+(one thread per process for torch, BLAS and OpenMP alike, denormals flushed) and returns the sizes
+chosen for the profile. :func:`progress` wraps a long loop in a progress bar that a reader running
+the notebook sees and the book's build log never does.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from types import MappingProxyType, SimpleNamespace
 from typing import Any, Iterable, Mapping
@@ -16,6 +19,9 @@ import numpy as np
 
 PROFILES = ("fast", "full")
 DEVICES = ("cpu", "cuda", "auto")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+               "NUMEXPR_NUM_THREADS")
+_LIMITER = None  # the threadpoolctl limiter of the last setup() (kept alive: the limit lasts while it does)
 
 
 def require_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
@@ -120,8 +126,53 @@ def setup(*, profile: str = "fast", seed: int = 0, device: str = "cpu",
 
     import torch
 
+    limit_threads(threads)
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     chosen = fast if profile == "fast" else full
     return Run(profile=profile, seed=seed, device=torch_device,
                sizes=SimpleNamespace(**MappingProxyType(chosen)), threads=threads)
+
+
+def limit_threads(threads: int = 1) -> None:
+    """Limit BLAS and OpenMP thread pools to ``threads``, in this process and in its children.
+
+    The environment variables reach libraries loaded later and child processes; threadpoolctl
+    resizes the pools already loaded (numpy's OpenBLAS, torch's OpenMP), so a chapter runs with the
+    same threads in Jupyter as in the build, where the variables are set before the kernel starts.
+    """
+    global _LIMITER
+    threads = require_int("threads", threads, minimum=1)
+    for var in THREAD_VARS:
+        os.environ[var] = str(threads)
+    from threadpoolctl import threadpool_limits
+
+    _LIMITER = threadpool_limits(limits=threads)
+
+
+def quiet() -> bool:
+    """True inside the book's build, where a progress bar would end up in the page and the log.
+
+    The build (``python -m theorylab build``, ``make.py``) sets ``THEORYLAB_BUILD=1`` for the kernels it
+    starts; a process that imported papermill is also taken as a build. ``THEORYLAB_QUIET=1`` or ``0``
+    overrides both.
+    """
+    forced = os.environ.get("THEORYLAB_QUIET")
+    if forced is not None:
+        return forced.strip().lower() not in ("0", "false", "no", "")
+    if os.environ.get("THEORYLAB_BUILD", "").strip() not in ("", "0"):
+        return True
+    return "papermill" in sys.modules
+
+
+def progress(iterable: Iterable[Any], *, desc: str | None = None, total: int | None = None, **kwargs: Any):
+    """``iterable`` with a tqdm progress bar for a reader, silent in the book's build.
+
+    Use it on the long loops of the full profile: ``for n in runtime.progress(sizes, desc="widths"):``.
+    In the build (:func:`quiet`) it returns the iterable unchanged, so nothing reaches the log.
+    """
+    if quiet():
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=False, **kwargs)

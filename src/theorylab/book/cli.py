@@ -5,6 +5,7 @@ Examples::
     python -m theorylab build                      # every chapter, fast profile, then the HTML
     python -m theorylab build --only walk-index    # one chapter (and the HTML)
     python -m theorylab build --profile full --device auto --no-html
+    python -m theorylab build --edition student    # site and notebooks without solutions, in book/_build/student
     python -m theorylab list                       # the chapters, in book order
     python -m theorylab calibrate --only walk-index --seeds 0-19   # every claim over 20 seeds
 """
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--force", action="store_true", help="re-run chapters even when up to date")
     b.add_argument("--jobs", type=int, default=None, help="chapters in parallel (default: CPU cores)")
     b.add_argument("--no-html", action="store_true", help="execute only; do not build the HTML")
+    b.add_argument("--edition", default="full", choices=("full", "student"),
+                   help="full (default) or student: solutions removed, built into book/_build/student")
     sub.add_parser("list", help="list the chapters in book order")
     c = sub.add_parser("calibrate", help="run chapters over many seeds; per claim: pass rate, spread, margin")
     c.add_argument("--only", action="append", metavar="SLUG", help="calibrate this chapter (repeatable; default all)")
@@ -70,10 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         from . import site
 
         t0 = time.perf_counter()
-        html_code = site.build_html(echo=lambda s: print(s, flush=True))
-        where = site.BUILD.relative_to(build.ROOT) / "html" / "index.html"
+        html_code = site.build_html(echo=lambda s: print(s, flush=True), edition=args.edition)
+        where = site.html_dir(args.edition).relative_to(build.ROOT) / "index.html"
+        if args.edition != "full":
+            print(f"{args.edition} edition: notebooks in "
+                  f"{(site.BUILD / args.edition / 'notebooks').relative_to(build.ROOT)}", flush=True)
         print(f"HTML {'built' if html_code == 0 else 'FAILED'} in {time.perf_counter() - t0:.1f} s: {where}"
-              + ("" if html_code == 0 else f" (log: {site.BUILD.relative_to(build.ROOT)}/html-build.log)"), flush=True)
+              + ("" if html_code == 0 else " (see html-build.log next to it)"), flush=True)
         code = code or (html_code and 1)
     if failed:
         print(f"Failed chapters: {', '.join(failed)}", file=sys.stderr)

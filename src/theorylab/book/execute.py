@@ -154,6 +154,7 @@ def execute(chapter: Chapter, parameters: dict[str, Any], output: Path | None = 
     output.parent.mkdir(parents=True, exist_ok=True)
     for var in THREAD_VARS:
         os.environ[var] = "1"
+    os.environ["THEORYLAB_BUILD"] = "1"  # runtime.progress stays silent in the kernel
     nb = jupytext.read(chapter.source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     record: dict[str, Any] = {"slug": chapter.slug, **{k: parameters.get(k) for k in ("profile", "seed", "device")},
