@@ -94,7 +94,11 @@ def _plain(value: Any) -> Any:
 
 
 def _glue(name: str, value: Any) -> None:
-    """Glue ``value`` under ``name`` when running inside a notebook kernel; a no-op elsewhere."""
+    """Glue ``value`` under ``name`` when running inside a notebook kernel; a no-op elsewhere.
+
+    Outside the book's build (a reader running the notebook in Jupyter, where the prose's
+    ``{glue:text}`` placeholders are not filled in) the value is also printed where it is recorded.
+    """
     try:
         from IPython import get_ipython
 
@@ -104,6 +108,11 @@ def _glue(name: str, value: Any) -> None:
     except ImportError:
         return
     glue(name, value, display=False)
+    from .runtime import quiet
+
+    if not quiet():
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        print(f"{name} = {shown}")
 
 
 class Ledger:
