@@ -1,0 +1,235 @@
+"""Run notebooks in Jupyter kernels, several at once, from one process (nbclient, asyncio).
+
+One event loop drives up to ``jobs`` kernels; there is no worker interpreter per chapter. Each
+notebook gets its parameters injected after its ``parameters`` cell (as papermill does, tagged
+``injected-parameters``), runs cell by cell under an optional wall-clock limit, and its kernel is
+killed (with its process group) the moment the last cell returns, fails, times out or is cancelled.
+Ctrl-C or SIGTERM cancels every running notebook, kills their kernels and starts no new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+STARTUP_TIMEOUT = 120.0
+
+
+class Interrupted(Exception):
+    """The run was stopped by SIGINT or SIGTERM; ``running`` were cut off, ``pending`` never started."""
+
+    def __init__(self, signum: int, running: list[Any], pending: list[Any], done: dict[Any, Any]):
+        self.signum, self.running, self.pending, self.done = signum, running, pending, done
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+@dataclass
+class Outcome:
+    """What happened to one notebook: its executed form, an error (or None), time and memory."""
+
+    nb: Any
+    error: dict[str, Any] | None = None
+    wall_s: float = 0.0
+    peak_mem_mb: float = 0.0
+    cells_run: int = 0
+    code_cells: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def inject(nb: Any, parameters: dict[str, Any]) -> Any:
+    """Insert the parameters as a cell after the one tagged ``parameters`` (first when there is none)."""
+    import nbformat
+
+    source = "# Parameters\n" + "".join(f"{k} = {v!r}\n" for k, v in parameters.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters", "remove-cell"]})
+    at = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), 0)
+    nb.cells.insert(at, cell)
+    return nb
+
+
+def _peak_mb(pid: int | None) -> float:
+    """Peak resident memory of a live process (VmHWM, Linux); 0 when unknown."""
+    if not pid:
+        return 0.0
+    try:
+        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if row.startswith("VmHWM:"):
+                return round(int(row.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def _kill_group(km: Any) -> None:
+    """SIGKILL the kernel's process group at once (synchronous: survives a cancelled cleanup)."""
+    prov = getattr(km, "provisioner", None)
+    proc = getattr(prov, "process", None)
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(OSError):
+        os.killpg(getattr(prov, "pgid", None) or proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+
+
+def _death(km: Any) -> str:
+    prov = getattr(km, "provisioner", None)
+    proc = getattr(prov, "process", None)
+    code = proc.poll() if proc is not None else None
+    if code is None:
+        return "the kernel died"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        hint = " (killed: out of memory?)" if -code == signal.SIGKILL else ""
+        return f"the kernel died: signal {name}{hint}"
+    return f"the kernel died: exit code {code}"
+
+
+async def run_notebook(nb: Any, *, cwd: Path, timeout: float | None = None, log: Path | None = None) -> Outcome:
+    """Execute ``nb`` in a fresh kernel; never raises for a failing notebook (CancelledError passes)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    out = Outcome(nb=nb, code_cells=len(code_cells))
+    env = {**os.environ, **{v: "1" for v in THREAD_VARS}}
+    km = AsyncKernelManager(kernel_name="python3")
+    client = NotebookClient(nb, km=km, timeout=None, allow_errors=False, record_timing=False,
+                            startup_timeout=STARTUP_TIMEOUT, resources={"metadata": {"path": str(cwd)}})
+    current = -1
+    start = time.perf_counter()
+    if log:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    logf = open(log, "w") if log else None  # the kernel's stdout/stderr, away from the terminal
+    try:
+        try:
+            async with asyncio.timeout(timeout):
+                await km.start_kernel(cwd=str(cwd), env=env, stdout=logf, stderr=logf)
+                await client.async_start_new_kernel_client()
+                out.timings["kernel_start"] = time.perf_counter() - start
+                info = await client.async_wait_for_reply(client.kc.kernel_info())
+                if info:
+                    nb.metadata["language_info"] = info["content"].get("language_info", {})
+                for n, index in enumerate(code_cells):
+                    current = index
+                    await client.async_execute_cell(nb.cells[index], index, execution_count=n + 1)
+                    out.cells_run = n + 1
+                current = -1
+        except CellExecutionError as exc:
+            out.error = {"cell": current, "ename": exc.ename, "evalue": str(exc.evalue),
+                         "source": nb.cells[current].source[:2000]}
+        except DeadKernelError:
+            out.error = {"cell": current if current >= 0 else None, "ename": "DeadKernelError",
+                         "evalue": _death(km) + (f" while running cell {current}" if current >= 0 else " at start"),
+                         "source": nb.cells[current].source[:2000] if current >= 0 else ""}
+        except TimeoutError:
+            where = f"cell {current}" if current >= 0 else "kernel start-up"
+            out.error = {"cell": current if current >= 0 else None, "ename": "Timeout",
+                         "evalue": f"wall-clock limit of {timeout:g} s reached while running {where} "
+                                   "(raise it with --timeout, or --timeout 0 for none)",
+                         "source": nb.cells[current].source[:2000] if current >= 0 else ""}
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # bad notebook, kernel that never started, ...: still an outcome
+            if out.error is None:
+                alive = await _alive(km)
+                out.error = {"cell": current if current >= 0 else None,
+                             "ename": "DeadKernelError" if not alive and current >= 0 else type(exc).__name__,
+                             "evalue": (_death(km) + f" while running cell {current}") if not alive and current >= 0
+                             else str(exc)[:2000], "source": ""}
+    finally:
+        pid = getattr(getattr(getattr(km, "provisioner", None), "process", None), "pid", None)
+        out.peak_mem_mb = _peak_mb(pid)
+        _kill_group(km)  # immediately: no graceful shutdown, nothing left behind
+        out.wall_s = time.perf_counter() - start
+        with contextlib.suppress(Exception):
+            if client.kc is not None:
+                client.kc.stop_channels()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(_reap(km)), 5)
+        if logf:
+            logf.close()
+    return out
+
+
+async def _alive(km: Any) -> bool:
+    try:
+        return bool(await km.is_alive())
+    except Exception:
+        return False
+
+
+async def _reap(km: Any) -> None:
+    with contextlib.suppress(Exception):
+        await km.shutdown_kernel(now=True)
+    with contextlib.suppress(Exception):
+        await km.cleanup_resources()
+
+
+async def _pool(items: Sequence[Any], work: Callable[[Any], Awaitable[Any]], jobs: int,
+                done: Callable[[Any, Any], None]) -> dict[Any, Any]:
+    """Run ``work(item)`` for ``items`` in order, ``jobs`` at a time; Ctrl-C / SIGTERM raise Interrupted."""
+    queue = list(items)
+    running: dict[asyncio.Task, Any] = {}
+    results: dict[Any, Any] = {}
+    stop: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if not stop:
+            stop.append(signum)
+            for task in running:
+                task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (RuntimeError, ValueError, NotImplementedError):  # not the main thread
+            pass
+    try:
+        while (queue or running) and not stop:
+            while queue and len(running) < jobs and not stop:
+                item = queue.pop(0)
+                running[asyncio.ensure_future(work(item))] = item
+            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                item = running.pop(task)
+                if task.cancelled():
+                    continue
+                results[item] = task.result()
+                done(item, results[item])
+        if stop:
+            await asyncio.gather(*running, return_exceptions=True)  # their kernels are killed on the way out
+            cut = []
+            for task, item in running.items():
+                if task.cancelled() or task.exception() is not None:
+                    cut.append(item)
+                else:  # it finished just before the signal: keep it
+                    results[item] = task.result()
+                    done(item, results[item])
+            raise Interrupted(stop[0], cut, queue, results)
+        return results
+    except BaseException:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def pool(items: Sequence[Any], work: Callable[[Any], Awaitable[Any]], jobs: int,
+         done: Callable[[Any, Any], None] = lambda item, result: None) -> dict[Any, Any]:
+    """Synchronous front of :func:`_pool` (its own event loop)."""
+    return asyncio.run(_pool(items, work, jobs, done))
