@@ -444,6 +444,9 @@ def run_jobs(todo: list[Job], *, force: bool = False, jobs: int | None = None, t
                 pool(run, work, min(jobs, len(run)), done)
             except Interrupted as exc:
                 exc.done = dict(out)  # by Job.key: the cached entries and the executions that finished
+                one = len({j.name for j in todo}) == 1
+                exc.running = [j.chapter.slug if one else f"{j.chapter.slug} ({j.name})" for j in exc.running]
+                exc.pending = [j.chapter.slug if one else f"{j.chapter.slug} ({j.name})" for j in exc.pending]
                 raise
     return out
 
@@ -497,8 +500,6 @@ def run(selected: list[Chapter], parameters: dict[str, Any], *, force: bool = Fa
             for job in finished:
                 publish(job.chapter, job)
             write_report([exc.done[job.key] for job in finished])
-            exc.running = [job.chapter.slug for job in exc.running]
-            exc.pending = [job.chapter.slug for job in exc.pending]
             raise
         for job in todo:
             publish(job.chapter, job)

@@ -109,43 +109,36 @@ async def run_notebook(nb: Any, *, cwd: Path, timeout: float | None = None, log:
     if log:
         log.parent.mkdir(parents=True, exist_ok=True)
     logf = open(log, "w") if log else None  # the kernel's stdout/stderr, away from the terminal
+    task = asyncio.current_task()
+    expired: list[bool] = []
+
+    def expire() -> None:  # the wall-clock limit: cancel this execution, and say so below
+        expired.append(True)
+        task.cancel()
+
+    deadline = asyncio.get_running_loop().call_later(timeout, expire) if timeout else None
     try:
-        try:
-            async with asyncio.timeout(timeout):
-                await km.start_kernel(cwd=str(cwd), env=env, stdout=logf, stderr=logf)
-                await client.async_start_new_kernel_client()
-                out.timings["kernel_start"] = time.perf_counter() - start
-                info = await client.async_wait_for_reply(client.kc.kernel_info())
-                if info:
-                    nb.metadata["language_info"] = info["content"].get("language_info", {})
-                for n, index in enumerate(code_cells):
-                    current = index
-                    await client.async_execute_cell(nb.cells[index], index, execution_count=n + 1)
-                    out.cells_run = n + 1
-                current = -1
-        except CellExecutionError as exc:
-            out.error = {"cell": current, "ename": exc.ename, "evalue": str(exc.evalue),
-                         "source": nb.cells[current].source[:2000]}
-        except DeadKernelError:
-            out.error = {"cell": current if current >= 0 else None, "ename": "DeadKernelError",
-                         "evalue": _death(km) + (f" while running cell {current}" if current >= 0 else " at start"),
-                         "source": nb.cells[current].source[:2000] if current >= 0 else ""}
-        except TimeoutError:
-            where = f"cell {current}" if current >= 0 else "kernel start-up"
-            out.error = {"cell": current if current >= 0 else None, "ename": "Timeout",
-                         "evalue": f"wall-clock limit of {timeout:g} s reached while running {where} "
-                                   "(raise it with --timeout, or --timeout 0 for none)",
-                         "source": nb.cells[current].source[:2000] if current >= 0 else ""}
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # bad notebook, kernel that never started, ...: still an outcome
-            if out.error is None:
-                alive = await _alive(km)
-                out.error = {"cell": current if current >= 0 else None,
-                             "ename": "DeadKernelError" if not alive and current >= 0 else type(exc).__name__,
-                             "evalue": (_death(km) + f" while running cell {current}") if not alive and current >= 0
-                             else str(exc)[:2000], "source": ""}
+        await km.start_kernel(cwd=str(cwd), env=env, stdout=logf, stderr=logf)
+        await client.async_start_new_kernel_client()
+        out.timings["kernel_start"] = time.perf_counter() - start
+        info = await client.async_wait_for_reply(client.kc.kernel_info())
+        if info:
+            nb.metadata["language_info"] = info["content"].get("language_info", {})
+        for n, index in enumerate(code_cells):
+            current = index
+            await client.async_execute_cell(nb.cells[index], index, execution_count=n + 1)
+            out.cells_run = n + 1
+    except (Exception, asyncio.CancelledError) as exc:
+        # nbclient turns a cancellation into DeadKernelError: tell time-out, interrupt and death apart
+        if expired:
+            task.uncancel()
+            exc = TimeoutError()
+        elif task.cancelling() or isinstance(exc, asyncio.CancelledError):
+            raise asyncio.CancelledError() from None
+        out.error = _error(exc, nb, current, km, timeout, await _alive(km))
     finally:
+        if deadline:
+            deadline.cancel()
         pid = getattr(getattr(getattr(km, "provisioner", None), "process", None), "pid", None)
         out.peak_mem_mb = _peak_mb(pid)
         _kill_group(km)  # immediately: no graceful shutdown, nothing left behind
@@ -158,6 +151,25 @@ async def run_notebook(nb: Any, *, cwd: Path, timeout: float | None = None, log:
         if logf:
             logf.close()
     return out
+
+
+def _error(exc: BaseException, nb: Any, current: int, km: Any, timeout: float | None, alive: bool) -> dict[str, Any]:
+    """The record's ``error`` for what stopped the notebook (``current``: the cell running, -1 none)."""
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    cell = current if current >= 0 else None
+    source = nb.cells[current].source[:2000] if current >= 0 else ""
+    where = f"cell {current}" if current >= 0 else "kernel start-up"
+    if isinstance(exc, CellExecutionError):
+        return {"cell": cell, "ename": exc.ename, "evalue": str(exc.evalue), "source": source}
+    if isinstance(exc, TimeoutError):
+        return {"cell": cell, "ename": "Timeout", "source": source,
+                "evalue": f"wall-clock limit of {timeout:g} s reached while running {where} "
+                          "(raise it with --timeout, or --timeout 0 for none)"}
+    if isinstance(exc, DeadKernelError) or not alive:
+        return {"cell": cell, "ename": "DeadKernelError", "evalue": f"{_death(km)} while running {where}",
+                "source": source}
+    return {"cell": cell, "ename": type(exc).__name__, "evalue": str(exc)[:2000], "source": source}
 
 
 async def _alive(km: Any) -> bool:
@@ -181,6 +193,7 @@ async def _pool(items: Sequence[Any], work: Callable[[Any], Awaitable[Any]], job
     running: dict[asyncio.Task, Any] = {}
     results: dict[Any, Any] = {}
     stop: list[int] = []
+    cut: list[Any] = []
     loop = asyncio.get_running_loop()
 
     def on_signal(signum: int) -> None:
@@ -205,12 +218,12 @@ async def _pool(items: Sequence[Any], work: Callable[[Any], Awaitable[Any]], job
             for task in finished:
                 item = running.pop(task)
                 if task.cancelled():
+                    cut.append(item)
                     continue
                 results[item] = task.result()
                 done(item, results[item])
         if stop:
             await asyncio.gather(*running, return_exceptions=True)  # their kernels are killed on the way out
-            cut = []
             for task, item in running.items():
                 if task.cancelled() or task.exception() is not None:
                     cut.append(item)
@@ -231,5 +244,11 @@ async def _pool(items: Sequence[Any], work: Callable[[Any], Awaitable[Any]], job
 
 def pool(items: Sequence[Any], work: Callable[[Any], Awaitable[Any]], jobs: int,
          done: Callable[[Any, Any], None] = lambda item, result: None) -> dict[Any, Any]:
-    """Synchronous front of :func:`_pool` (its own event loop)."""
-    return asyncio.run(_pool(items, work, jobs, done))
+    """Synchronous front of :func:`_pool` (its own event loop); the caller's signal handlers are kept."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return asyncio.run(_pool(items, work, jobs, done))
+    finally:
+        for sig, handler in saved.items():
+            with contextlib.suppress(ValueError, TypeError):  # not the main thread
+                signal.signal(sig, handler)
