@@ -302,8 +302,8 @@ def check(job: Job, digest: str, *, reuse_failed: bool = False) -> tuple[dict[st
     """The cached record of ``job`` when its entry is complete, agrees and matches ``digest``; else
     (None, why) where ``why`` says what was wrong with an entry that exists (None: no entry, or its
     inputs changed)."""
-    if not job.record_path.exists() and not job.notebook.exists():
-        return None, None
+    if not job.record_path.exists():
+        return None, ("its record was missing" if job.notebook.exists() else None)
     try:
         record = json.loads(job.record_path.read_text())
         if not isinstance(record, dict):
@@ -484,12 +484,27 @@ def publish(chapter: Chapter, job: Job) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _drop_unstamped(chapter: Chapter) -> None:
+    """Remove a book copy that no complete run wrote (torn, or left by an older build): the HTML must
+    never show half a chapter."""
+    try:
+        if "theorylab" in json.loads(chapter.executed.read_text()).get("metadata", {}):
+            return
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        pass
+    chapter.executed.unlink(missing_ok=True)
+
+
 def run(selected: list[Chapter], parameters: dict[str, Any], *, force: bool = False, jobs: int | None = None,
         timeout: Any = "profile", echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Execute ``selected`` (reusing up-to-date cache entries unless ``force``), publish them to the
     book and the report, and return their records in book order. Raises :class:`Interrupted` (after
     writing the report of the chapters that finished) and :class:`Busy`."""
     todo = [Job(c, parameters) for c in selected]
+    for chapter in selected:
+        _drop_unstamped(chapter)
     width = max((len(c.slug) for c in selected), default=8)
     with lock():
         try:
