@@ -92,3 +92,41 @@ def test_calibration_parses_seeds_and_summarizes_margins():
     assert x["margin_sd"] == pytest.approx((1.15 - 0.5) / 0.129099, rel=1e-4)
     assert e["margin_sd"] == float("inf") and calibrate.healthy(summary)
     assert "4/4" in calibrate.table(summary)
+
+
+def _package(root):
+    pkg = root / "theorylab"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "claims.py").write_text("import json\n")
+    (pkg / "runtime.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "a.py").write_text("from . import b\nfrom ..runtime import x\n")
+    (pkg / "sub" / "b.py").write_text("def f():\n    import theorylab.sub.c\n")
+    (pkg / "sub" / "c.py").write_text("")
+    (pkg / "sub" / "unused.py").write_text("")
+    return pkg
+
+
+def test_a_chapter_is_keyed_on_the_modules_it_imports_transitively(tmp_path):
+    from theorylab.book import imports
+
+    pkg = _package(tmp_path)
+    names = imports.chapter_imports(["%matplotlib inline\nimport numpy as np\nfrom theorylab import claims",
+                                     "from theorylab.sub import a as alias\n"])
+    assert names == {"theorylab", "theorylab.claims", "theorylab.sub", "theorylab.sub.a"}
+    files = {p.relative_to(pkg).as_posix() for p in imports.closure(names, pkg)}
+    assert files == {"__init__.py", "claims.py", "runtime.py", "sub/__init__.py", "sub/a.py", "sub/b.py", "sub/c.py"}
+    # a cell that does not parse still counts its import lines
+    assert imports.chapter_imports(["from theorylab.sub import (c,\n  b)\nif :"]) >= {"theorylab.sub.c"}
+
+
+def test_editing_one_module_re_runs_only_the_chapters_that_import_it(tmp_path):
+    real = [c for c in build.chapters() if c.slug in ("regression-collapse", "walk-index")]
+    if len(real) < 2:
+        pytest.skip("needs the book's chapters")
+    mods = {c.slug: {p.relative_to(build.PACKAGE).as_posix() for p in build.modules(c)} for c in real}
+    assert "structure/graphs.py" in mods["walk-index"]  # through gnn
+    assert "structure/graphs.py" not in mods["regression-collapse"]
+    assert "linear/highdim.py" in mods["regression-collapse"] and "claims.py" in mods["regression-collapse"]
+    assert not any(m.startswith("book/") for ms in mods.values() for m in ms)

@@ -1,8 +1,8 @@
 """Calibrate a chapter's claims over many seeds: pass rate, spread and margin of every claim.
 
 ``python -m theorylab calibrate --only <slug> --seeds 0-19`` executes the chapter once per seed (in
-parallel, one process and one torch thread each; a seed whose inputs did not change is reused from
-``book/_build/calibrate``) and reports, per claim:
+parallel, one kernel and one torch thread each; a seed whose inputs did not change is reused from
+the build's shared cache, ``book/_build/cache``) and reports, per claim:
 
 - the pass rate over the seeds and the seeds where it failed;
 - min / median / max of the measured value;
@@ -16,11 +16,9 @@ in the Reproducibility report.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as dt
 import json
 import math
-import os
 import re
 import statistics
 from pathlib import Path
@@ -29,7 +27,6 @@ from typing import Any, Callable
 from ..claims import slack
 from . import execute
 
-CACHE = execute.BUILD / "calibrate"
 RESULTS = execute.ROOT / "book" / "calibration"
 TARGET_SD = 4.0
 
@@ -46,66 +43,28 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
-def _paths(slug: str, profile: str, seed: int) -> tuple[Path, Path]:
-    base = CACHE / slug / f"{profile}-seed{seed}"
-    return base.with_suffix(".ipynb"), base.with_suffix(".json")
-
-
-def _run_seed(chapter: execute.Chapter, parameters: dict[str, Any], digest: str) -> dict[str, Any]:
-    nb, rec = _paths(chapter.slug, parameters["profile"], parameters["seed"])
-    nb.parent.mkdir(parents=True, exist_ok=True)
-    log = open(nb.with_suffix(".stderr.log"), "w")
-    os.dup2(log.fileno(), 2)
-    record = execute.execute(chapter, parameters, output=nb)
-    record["hash"] = digest
-    tmp = rec.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(rec)
-    return record
-
-
-def _cached(chapter: execute.Chapter, parameters: dict[str, Any], digest: str) -> dict[str, Any] | None:
-    nb, rec = _paths(chapter.slug, parameters["profile"], parameters["seed"])
-    try:
-        record = json.loads(rec.read_text())
-    except (OSError, ValueError):
-        return None
-    # a failed seed is a result too: keep it unless the inputs changed
-    return {**record, "cached": True} if record.get("hash") == digest and nb.exists() else None
-
-
 def run_seeds(chapter: execute.Chapter, seeds: list[int], profile: str = "fast", device: str = "cpu", *,
-              jobs: int | None = None, force: bool = False,
+              jobs: int | None = None, force: bool = False, timeout: Any = "profile",
               echo: Callable[[str], None] = print) -> dict[int, dict[str, Any]]:
-    """Execute ``chapter`` once per seed (cached) and return the records by seed."""
-    jobs = execute.require_int("jobs", jobs if jobs is not None else (os.cpu_count() or 1), minimum=1)
-    out: dict[int, dict[str, Any]] = {}
-    todo = []
-    for seed in seeds:
-        parameters = execute.validate_parameters(profile, seed, device)
-        digest = execute.input_hash(chapter, parameters)
-        cached = None if force else _cached(chapter, parameters, digest)
-        if cached:
-            out[seed] = cached
-        else:
-            todo.append((parameters, digest))
-    if out:
-        echo(f"  {chapter.slug}: {len(out)} seed(s) reused from {CACHE.relative_to(execute.ROOT)}")
-    if todo:
-        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), max_tasks_per_child=1) as pool:
-            futures = {pool.submit(_run_seed, chapter, p, d): p["seed"] for p, d in todo}
-            for future in cf.as_completed(futures):
-                seed = futures[future]
-                try:
-                    record = future.result()
-                except Exception as exc:  # the worker died
-                    record = {"slug": chapter.slug, "seed": seed, "status": "failed", "wall_s": 0.0, "claims": [],
-                              "error": {"cell": None, "ename": type(exc).__name__, "evalue": str(exc), "source": ""}}
-                out[seed] = record
-                held = sum(c["passed"] for c in record.get("claims", []))
-                echo(f"  {chapter.slug} seed {seed:>3}: {record['status']:<6} {record.get('wall_s', 0):6.1f} s  "
-                     f"{held}/{len(record.get('claims', []))} claims")
-    return dict(sorted(out.items()))
+    """Execute ``chapter`` once per seed through the build's shared cache and return the records by seed.
+
+    A seed the book or the test suite already ran with the same inputs is reused, and a failed seed
+    is a result too (kept unless its inputs change), except a time-out or a dead kernel."""
+    todo = [execute.Job(chapter, execute.validate_parameters(profile, seed, device)) for seed in seeds]
+    reused = [0]
+
+    def show(job: execute.Job, record: dict[str, Any], index: int, total: int) -> str:
+        held = sum(c["passed"] for c in record.get("claims", []))
+        if record.get("cached"):
+            reused[0] += 1
+        return (f"  {chapter.slug} seed {job.parameters['seed']:>3}: "
+                f"{'cached' if record.get('cached') else record['status']:<6} {record.get('wall_s', 0):6.1f} s  "
+                f"{held}/{len(record.get('claims', []))} claims"
+                + (f"  (re-executed: {record['rerun_because']})" if record.get("rerun_because") else ""))
+
+    done = execute.run_jobs(todo, force=force, jobs=jobs, timeout=timeout, reuse_failed=True,
+                            echo=echo, line_of=show)
+    return {job.parameters["seed"]: done[job.key] for job in todo}
 
 
 def summarize(slug: str, records: dict[int, dict[str, Any]], profile: str = "fast") -> dict[str, Any]:

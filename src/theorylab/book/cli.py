@@ -13,6 +13,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-html", action="store_true", help="execute only; do not build the HTML")
     b.add_argument("--edition", default="full", choices=("full", "student"),
                    help="full (default) or student: solutions removed, built into book/_build/student")
+    b.add_argument("--timeout", default="profile", metavar="SECONDS",
+                   help="wall-clock limit per chapter (default: the profile's, fast 300 s, full none; 0: none)")
     sub.add_parser("list", help="list the chapters in book order")
     c = sub.add_parser("calibrate", help="run chapters over many seeds; per claim: pass rate, spread, margin")
     c.add_argument("--only", action="append", metavar="SLUG", help="calibrate this chapter (repeatable; default all)")
@@ -38,8 +41,27 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     c.add_argument("--jobs", type=int, default=None, help="runs in parallel (default: CPU cores)")
     c.add_argument("--force", action="store_true", help="re-run seeds even when up to date")
+    c.add_argument("--timeout", default="profile", metavar="SECONDS",
+                   help="wall-clock limit per run (default: the profile's, fast 300 s, full none; 0: none)")
     c.add_argument("--no-write", action="store_true", help="print only; do not write book/calibration/<slug>.json")
     args = parser.parse_args(argv)
+    try:
+        signal.signal(signal.SIGTERM, _terminate)  # stop as Ctrl-C does: kernels and children killed
+    except ValueError:  # not the main thread
+        pass
+    try:
+        return _main(args)
+    except KeyboardInterrupt as exc:  # outside the chapters' executions (which raise Interrupted)
+        signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else signal.SIGINT
+        print(f"\nInterrupted ({signal.Signals(signum).name}).", file=sys.stderr)
+        return 128 + int(signum)
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt(signum)
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.command == "calibrate":
         return _calibrate(args)
 
@@ -56,14 +78,52 @@ def main(argv: list[str] | None = None) -> int:
         selected = build.select(build.chapters(), args.only)
         if args.jobs is not None and args.jobs < 1:
             raise ValueError(f"jobs must be an integer >= 1; got {args.jobs}")
+        timeout = parse_timeout(args.timeout)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    try:
+        with build.lock():  # one build per checkout: the chapters and the HTML
+            return _build(build, args, selected, parameters, timeout)
+    except build.Busy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except build.Interrupted as exc:
+        return interrupted(exc)
+
+
+def parse_timeout(text: str) -> float | str | None:
+    """``--timeout``: "profile" (the profile's default), seconds, or 0 / "none" for no limit."""
+    if text in ("profile", None):
+        return "profile"
+    if str(text).lower() in ("none", "0", "0.0"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, or 0 / none for no limit; got {text!r}")
+    return value
+
+
+def interrupted(exc: Exception) -> int:
+    """Say what an interrupt stopped; exit 128 + the signal number, as a shell does."""
+    print(f"\nInterrupted ({exc}): every kernel was stopped.", file=sys.stderr, flush=True)
+    if exc.running:
+        print(f"Interrupted chapters (not recorded; they run again next time): {', '.join(map(str, exc.running))}",
+              file=sys.stderr)
+    if exc.pending:
+        print(f"Not started: {', '.join(map(str, exc.pending))}", file=sys.stderr)
+    return 128 + int(exc.signum)
+
+
+def _build(build, args: argparse.Namespace, selected, parameters, timeout) -> int:
     start = time.perf_counter()
     print(f"Executing {len(selected)} chapter(s), profile={parameters['profile']}, seed={parameters['seed']}, "
           f"device={parameters['device']}", flush=True)
-    records = build.run(selected, parameters, force=args.force, jobs=args.jobs,
+    records = build.run(selected, parameters, force=args.force, jobs=args.jobs, timeout=timeout,
                         echo=lambda s: print(s, flush=True))
     failed = [r["slug"] for r in records if r["status"] != "passed"]
     print(f"Chapters done in {time.perf_counter() - start:.1f} s; report: {build.REPORT.relative_to(build.ROOT)}",
@@ -95,14 +155,26 @@ def _calibrate(args: argparse.Namespace) -> int:
         selected = execute.select(execute.chapters(), args.only)
         if args.jobs is not None and args.jobs < 1:
             raise ValueError(f"jobs must be an integer >= 1; got {args.jobs}")
+        timeout = parse_timeout(args.timeout)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        with execute.lock():
+            return _calibrate_all(calibrate, execute, args, seeds, selected, timeout)
+    except execute.Busy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except execute.Interrupted as exc:
+        return interrupted(exc)
+
+
+def _calibrate_all(calibrate, execute, args, seeds, selected, timeout) -> int:
     code = 0
     for chapter in selected:
         print(f"Calibrating {chapter.slug} over {len(seeds)} seeds ({args.seeds}), profile={args.profile}", flush=True)
         records = calibrate.run_seeds(chapter, seeds, args.profile, args.device, jobs=args.jobs, force=args.force,
-                                      echo=lambda s: print(s, flush=True))
+                                      timeout=timeout, echo=lambda s: print(s, flush=True))
         summary = calibrate.summarize(chapter.slug, records, args.profile)
         print(calibrate.table(summary), flush=True)
         if not args.no_write:
