@@ -57,7 +57,8 @@ def margin(w: np.ndarray, x: np.ndarray, y: np.ndarray, norm: str) -> np.ndarray
     r"""Normalized margin :math:`\min_i y_i\langle w, x_i\rangle / \|w\|_p` of one or many w: (..., d) -> (...)."""
     x, y = _check_data(x, y)
     w = np.asarray(w, dtype=np.float64)
-    return ((w @ x.T) * y).min(axis=-1) / norm_of(w, norm)
+    with np.errstate(divide="ignore", invalid="ignore"):  # w = 0 gives nan
+        return ((w @ x.T) * y).min(axis=-1) / norm_of(w, norm)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,20 @@ def brute_force_2d(x: np.ndarray, y: np.ndarray, norm: str, n_angles: int = 200_
     m = margin(w, x, y, norm)
     best = int(np.argmax(m))
     return MaxMargin(w=w[best], gamma=float(m[best]), norm=norm)
+
+
+def sparse_teacher_data(n: int, d: int, k: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    r"""Gaussian inputs :math:`x_i \sim N(0, I_d)` labelled by a k-sparse Gaussian teacher, :math:`y_i = \operatorname{sign}\langle w_0, x_i\rangle`.
+
+    Separable through the origin by construction; the l1, l2 and l_inf max-margin solutions differ
+    (sparse, spread, and saturated at the cube's vertices). Returns x (n, d), y (n,).
+    """
+    if not 1 <= k <= d:
+        raise ValueError(f"k must be in [1, d={d}]; got {k}")
+    teacher = np.zeros(d)
+    teacher[:k] = gen.standard_normal(k)
+    x = gen.standard_normal((n, d))
+    return x, np.where(x @ teacher >= 0, 1.0, -1.0)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

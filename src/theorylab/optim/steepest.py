@@ -184,6 +184,18 @@ def train_relu_net(x: np.ndarray, y: np.ndarray, theta0: np.ndarray, width: int,
                 record_every, betas, eps)
 
 
+def sector_data(n: int, gap: float, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    r"""2-D XOR by angle: unit vectors at angle :math:`\phi`, label :math:`\operatorname{sign}\sin 2\phi`.
+
+    Angles stay ``gap`` radians away from the axes, so a bias-free ReLU net separates the classes
+    with a positive margin while no linear classifier can. Returns x (n, 2), y (n,).
+    """
+    if not 0 <= gap < np.pi / 4:
+        raise ValueError(f"gap must be in [0, pi/4); got {gap}")
+    phi = gen.uniform(gap, np.pi / 2 - gap, n) + np.pi / 2 * gen.integers(0, 4, n)
+    return np.stack([np.cos(phi), np.sin(phi)], axis=1), np.sign(np.sin(2 * phi))
+
+
 def relu_net_margin(theta: np.ndarray, x: np.ndarray, y: np.ndarray, width: int, norm: str) -> np.ndarray:
     r"""Normalized margin :math:`\min_i y_i f(\theta; x_i) / \|\theta\|^2` of the 2-homogeneous net: (..., S)."""
     theta = np.asarray(theta, dtype=np.float64)
