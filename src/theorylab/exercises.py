@@ -93,7 +93,14 @@ def matches(exercise: str, answer: Any, *, registry: dict[str, dict[str, Any]] |
 
 
 def check(exercise: str, answer: Any, *, registry: dict[str, dict[str, Any]] | None = None) -> bool:
-    """Check a learner's answer to ``exercise``, print the verdict and return it."""
+    """Check a learner's answer to ``exercise``, print the verdict and return it.
+
+    ``answer=None`` (the cell as the book ships it) only says what to do.
+    """
+    if answer is None:
+        matches(exercise, 0, registry=registry)  # an unknown id still raises
+        print(f"{exercise}: set `answer` to your value and run this cell again.")
+        return False
     ok = matches(exercise, answer, registry=registry)
     entry = (load() if registry is None else registry)[exercise]
     if ok:
