@@ -199,20 +199,30 @@ def gd_weights(x: np.ndarray, y: np.ndarray, w0: np.ndarray, t) -> np.ndarray:
     return u @ vt                                                              # rows: V u(t)
 
 
+def _sphere(gen: np.random.Generator, reps: int, d: int) -> np.ndarray:
+    """(reps, d) vectors uniform on the sphere of radius sqrt(d)."""
+    g = gen.standard_normal((reps, d))
+    return g * np.sqrt(d) / np.linalg.norm(g, axis=-1, keepdims=True)
+
+
 def simulate_gd_error(n: int, d: int, t, sigma_w: float = 1.0, sigma_eps: float = 0.5, sigma0: float = 0.0,
                       *, gen: np.random.Generator, reps: int = 1) -> np.ndarray:
     r"""Simulated twin of :func:`gd_error`: test error :math:`\|w(t)-\bar w\|^2/d + \sigma_\varepsilon^2` of exact
     gradient flow on ``reps`` independent draws of teacher, data, noise and initialisation.
 
+    The teacher and the initial weights are drawn uniformly on the spheres of radius
+    :math:`\sigma_w\sqrt d` and :math:`\sigma_0\sqrt d`: the same second moments as the Gaussian
+    draws of the model (all the theory uses), without the :math:`O(d^{-1/2})` fluctuation of their norms.
+
     Returns: (reps, len(t)).
     """
     n, d, reps = _int("n", n, 1), _int("d", d, 1), _int("reps", reps, 1)
     sw, se, s0 = _nonneg("sigma_w", sigma_w), _nonneg("sigma_eps", sigma_eps), _nonneg("sigma0", sigma0)
-    w_bar = sw * gen.standard_normal((reps, d))
+    w_bar = sw * _sphere(gen, reps, d)
     x = gen.standard_normal((reps, n, d))
     y = x @ w_bar[..., None] / np.sqrt(d)
     y = y[..., 0] + se * gen.standard_normal((reps, n))
-    w0 = s0 * gen.standard_normal((reps, d))
+    w0 = s0 * _sphere(gen, reps, d)
     w = gd_weights(x, y, w0, t)                                                # (reps, T, d)
     return ((w - w_bar[:, None, :]) ** 2).mean(-1) + se**2
 

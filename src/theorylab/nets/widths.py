@@ -79,11 +79,11 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
     seeds, n, d = x.shape
     owner = torch.repeat_interleave(torch.arange(len(widths)), torch.tensor(widths))
     units = owner.numel()
-    dtype = x.dtype
-    summer = torch.nn.functional.one_hot(owner, len(widths)).to(dtype)                   # (U, M)
-    fan = torch.tensor(widths, dtype=dtype)[owner]                                       # (U,)
-    w = (init_scale * torch.randn(seeds, units, d, generator=gen, dtype=dtype)).requires_grad_()
-    a = (init_scale * torch.randn(seeds, units, generator=gen, dtype=dtype) / fan.sqrt()).requires_grad_()
+    kw = dict(dtype=x.dtype, device=x.device)                                             # gen must live on x.device
+    summer = torch.nn.functional.one_hot(owner, len(widths)).to(**kw)                    # (U, M)
+    fan = torch.tensor(widths, **kw)[owner.to(x.device)]                                  # (U,)
+    w = (init_scale * torch.randn(seeds, units, d, generator=gen, **kw)).requires_grad_()
+    a = (init_scale * torch.randn(seeds, units, generator=gen, **kw) / fan.sqrt()).requires_grad_()
     opt = torch.optim.Adam([w, a], lr=lr)
 
     def predict(inputs: torch.Tensor) -> torch.Tensor:                                 # (S, m, d) -> (S, m, M)
@@ -96,8 +96,8 @@ def train_width_sweep(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_
         if step % every == 0 or step == steps:
             with torch.no_grad():
                 record.append(step)
-                train.append(per_model.detach().numpy().copy())
-                test.append(((predict(x_test) - y_test[..., None]) ** 2).mean(1).numpy())
+                train.append(per_model.detach().cpu().numpy().copy())
+                test.append(((predict(x_test) - y_test[..., None]) ** 2).mean(1).cpu().numpy())
         if step == steps:
             break
         opt.zero_grad()
