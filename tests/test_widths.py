@@ -6,6 +6,8 @@ import torch
 
 from theorylab.nets import widths as W
 
+torch.set_num_threads(1)   # tiny tensors: threads only add contention
+
 
 def _data(seeds=2, n=20, d=5):
     return W.teacher_data(n, 50, d, 4, 0.1, seeds, torch.Generator().manual_seed(0))
