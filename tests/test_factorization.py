@@ -192,6 +192,21 @@ def test_velocity_table_measures_depth_one_flow():
     assert set(table.columns) >= {"t", "r", "seed", "measured", "predicted", "rel_error"}
 
 
+def test_end_to_end_table_small_for_balanced_and_large_for_gaussian_factors():
+    """The end-to-end equation holds along GD from a balanced start (up to O(lr)), not from a Gaussian one."""
+    target = fz.low_rank_target(D, [3.0, 1.0], gens(1, 2))
+    mask = torch.ones_like(target)
+    errs = {}
+    for init in ("balanced", "gaussian"):
+        traj = fz.simulate(target, mask, depth=3, scale=0.2, lr=1e-3, t_end=0.2, init=init,
+                           gens=gens(3, 4), record_every=5)
+        table = fz.end_to_end_table(traj, target, mask, at=[2, 10])
+        assert set(table.columns) == {"t", "seed", "rel_error"} and len(table) == 4
+        errs[init] = table.rel_error
+    assert errs["balanced"].max() < 0.01
+    assert errs["gaussian"].min() > 0.1
+
+
 # ----------------------------------------------------------------------------- failure paths
 @pytest.mark.parametrize("call, name", [
     (lambda: fz.low_rank_target(4, [1.0, 2.0], gens(1)), "singular_values"),

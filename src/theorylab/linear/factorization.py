@@ -348,3 +348,22 @@ def trajectory_frame(traj: Trajectory, k: int, stride: int = 1) -> pd.DataFrame:
     n_t, n_s, _ = sv.shape
     return pd.DataFrame({"t": np.repeat(t, n_s * k), "seed": np.tile(np.repeat(np.arange(n_s), k), n_t),
                          "r": np.tile(np.arange(1, k + 1), n_t * n_s), "sigma": sv.reshape(-1)})
+
+
+def end_to_end_table(traj: Trajectory, target: Tensor, mask: Tensor, at: Sequence[int]) -> pd.DataFrame:
+    r"""Measured :math:`\dot W` (central difference of the recorded trajectory) against the right-hand
+    side of the end-to-end equation (:func:`end_to_end_velocity`), at record indices ``at``.
+
+    Returns: tidy frame with columns t, seed (batch index) and rel_error
+    :math:`\|\dot W_{\text{measured}} - \dot W_{\text{theory}}\|_F / \|\dot W_{\text{theory}}\|_F`.
+    """
+    rows = []
+    for i in at:
+        if not 0 < i < len(traj.t) - 1:
+            raise ValueError(f"at must hold interior record indices in [1, {len(traj.t) - 2}]; got {i}")
+        measured = (traj.w[i + 1] - traj.w[i - 1]) / (traj.t[i + 1] - traj.t[i - 1])
+        w = traj.w[i]
+        predicted = end_to_end_velocity(w, loss_grad(w, target, mask), traj.depth)
+        err = torch.linalg.norm(measured - predicted, dim=(-2, -1)) / torch.linalg.norm(predicted, dim=(-2, -1))
+        rows += [dict(t=traj.t[i], seed=b, rel_error=float(e)) for b, e in enumerate(err)]
+    return pd.DataFrame(rows)

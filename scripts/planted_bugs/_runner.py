@@ -1,0 +1,83 @@
+"""Run a chapter's code with a planted bug and report which claims catch it.
+
+The chapter (notebooks/<slug>.md) is read as a list of code cells (jupytext's MyST format), the
+bug's patch is executed first (it monkeypatches a library function), and the cells run in order in
+one namespace, optionally only up to the first cell that contains ``stop_after`` and skipping the
+cells that contain any string of ``skip``. The claims recorded so far are then compared with the
+same run without the patch: a bug is *caught* when at least one claim that held without it fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cells(slug: str) -> list[str]:
+    text = (ROOT / "notebooks" / f"{slug}.md").read_text()
+    cells = re.findall(r"```\{code-cell\} ipython3\n(.*?)```", text, re.S)
+    return ["\n".join(line for line in c.splitlines() if not line.startswith(":tags:")) for c in cells]
+
+
+def run(slug: str, patch: Callable[[], None] | None, *, stop_after: str | None = None,
+        skip: tuple[str, ...] = ()) -> dict[str, bool]:
+    """Execute the chapter (with ``patch()`` applied first) and return {claim name: passed}."""
+    import torch
+
+    ns: dict = {}
+    with contextlib.ExitStack() as stack:
+        if patch is not None:
+            stack.enter_context(_restore_modules())
+            patch()
+        for cell in _cells(slug):
+            if cell.strip() == "ledger.check()":
+                break
+            if any(s in cell for s in skip):
+                continue
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(cell, f"<{slug}>", "exec"), ns)
+            if stop_after is not None and stop_after in cell:
+                break
+    torch.set_num_threads(1)
+    return {c.name: c.passed for c in ns["ledger"].claims}
+
+
+@contextlib.contextmanager
+def _restore_modules():
+    """Undo every attribute a patch sets on theorylab modules (so that bugs do not leak)."""
+    import sys
+
+    mods = {k: dict(vars(m)) for k, m in list(sys.modules.items()) if k.startswith("theorylab")}
+    try:
+        yield
+    finally:
+        for k, saved in mods.items():
+            m = sys.modules[k]
+            for name in list(vars(m)):
+                if name not in saved:
+                    delattr(m, name)
+            for name, value in saved.items():
+                setattr(m, name, value)
+
+
+def report(slug: str, bugs: dict[str, tuple[Callable[[], None], dict]]) -> int:
+    """Run the chapter clean and with each bug; print the claims that catch each. Returns 1 if a bug slips."""
+    slipped, clean_runs = 0, {}
+    for name, (patch, opts) in bugs.items():
+        tic = time.perf_counter()
+        key = repr(sorted(opts.items()))
+        if key not in clean_runs:
+            clean_runs[key] = run(slug, None, **opts)
+        clean = clean_runs[key]
+        buggy = run(slug, patch, **opts)
+        caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
+        slipped += not caught
+        print(f"{name}: {'CAUGHT by ' + ', '.join(caught) if caught else 'NOT CAUGHT'} "
+              f"({len(buggy)} claims run, {time.perf_counter() - tic:.0f} s)", flush=True)
+    return int(slipped > 0)
