@@ -237,7 +237,7 @@ def test_capacity_memorizer_bound_and_plateau():
     bound = memorizer.capacity_bound(p, sizes, 20)
     assert np.all(mean >= bound - 4 * se - 1e-12)  # the bound holds for the mean
     assert mean[-1] == pytest.approx(collapse.tail_mass(p, 20), rel=1e-3)  # the top 20 ranks are stored
-    assert np.all(sims <= 1.0) and np.all(np.diff(sims, axis=1) <= 1e-12)  # a growing data set only helps
+    assert np.all((sims >= 0) & (sims <= 1.0))  # (not monotone in T: a rarer item can overtake a stored one)
     # a memory larger than the world is no limit: the clean memorizer
     big = memorizer.simulate_capacity_memorizer(p, sizes, 5_000, np.random.default_rng(0))
     clean = collapse.simulate_memorizer(p, p, sizes, np.random.default_rng(0))
