@@ -192,3 +192,57 @@ def test_verified_error_identities():
 def test_bad_arguments_raise(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# ---------------------------------------------------------------- 4. additions: exponent, real verifier, capacity
+@pytest.mark.parametrize("beta, beta_train", [(1.5, 2.25), (2.0, 3.0), (2.5, 3.75)])
+def test_narrowed_exponent_is_the_slope_of_the_law(beta, beta_train):
+    t = np.array([1e3, 1e6])
+    law = collapse.narrowed_law(t, beta, beta_train)
+    slope = np.diff(np.log(law)) / np.diff(np.log(t))
+    assert np.isclose(-slope[0], collapse.narrowed_exponent(beta, beta_train))
+    assert np.isclose(collapse.narrowed_exponent(beta, beta_train), (beta - 1) / beta_train)
+    if beta != 2.0:  # away from beta = 2 the rival guess 1/beta' is far off
+        assert abs(collapse.narrowed_exponent(beta, beta_train) - 1 / beta_train) > 0.1
+
+
+def test_tail_mass():
+    p = collapse.zipf(100, 2.0)
+    assert collapse.tail_mass(p, 0) == pytest.approx(1.0)
+    assert collapse.tail_mass(p, 10) == pytest.approx(p[10:].sum())
+    assert collapse.tail_mass(p, 100) == 0.0
+    with pytest.raises(ValueError):
+        collapse.tail_mass(p, -1)
+
+
+@pytest.mark.parametrize("kc, kw", [(0.9, 0.3), (1.0, 1.0)])
+def test_verifier_run_matches_verified_error(kc, kw):
+    # a sample-level pipeline (generator, verifier, majority vote) against the Skellam formula
+    p = collapse.zipf(2_000, 1.5)
+    sizes = np.array([300, 3_000, 30_000])
+    sims = [collapse.simulate_verifier_run(p, sizes, 0.6, kc, kw, np.random.default_rng(s)) for s in range(120)]
+    mean, se = _mean_se(sims)
+    exact = collapse.verified_error(p, sizes, 0.6, kc, kw)
+    assert np.all(np.abs(mean - exact) <= 4 * se + 3e-3), (mean, exact, se)
+    swapped = 1 - exact  # right and wrong kept labels exchanged: P(C > W) + P(C = W)/2
+    assert np.all(np.abs(mean - swapped) > 0.2)
+
+
+def test_capacity_memorizer_bound_and_plateau():
+    p = collapse.zipf(5_000, 2.0)
+    sizes = np.array([100, 1_000, 10_000, 10**7])
+    sims = np.array([memorizer.simulate_capacity_memorizer(p, sizes, 20, np.random.default_rng(s))
+                     for s in range(100)])
+    mean, se = _mean_se(sims)
+    bound = memorizer.capacity_bound(p, sizes, 20)
+    assert np.all(mean >= bound - 4 * se - 1e-12)  # the bound holds for the mean
+    assert mean[-1] == pytest.approx(collapse.tail_mass(p, 20), rel=1e-3)  # the top 20 ranks are stored
+    assert np.all((sims >= 0) & (sims <= 1.0))  # (not monotone in T: a rarer item can overtake a stored one)
+    # a memory larger than the world is no limit: the clean memorizer
+    big = memorizer.simulate_capacity_memorizer(p, sizes, 5_000, np.random.default_rng(0))
+    clean = collapse.simulate_memorizer(p, p, sizes, np.random.default_rng(0))
+    assert np.allclose(big, clean)
+    with pytest.raises(ValueError):
+        memorizer.capacity_bound(p, sizes, 0)
+    with pytest.raises(ValueError):
+        memorizer.simulate_capacity_memorizer(p, np.array([1.5]), 3, np.random.default_rng(0))

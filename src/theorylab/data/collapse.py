@@ -20,9 +20,9 @@ import numpy as np
 from scipy import special, stats
 
 __all__ = [
-    "zipf", "tail_cut", "clean_law", "narrowed_law", "memorizer_error", "simulate_memorizer",
+    "zipf", "tail_cut", "tail_mass", "clean_law", "narrowed_exponent", "narrowed_law", "memorizer_error", "simulate_memorizer",
     "self_consume", "generations_plateau", "simulate_generations_plateau", "generations_error", "effective_flip",
-    "verified_error", "simulate_verified",
+    "verified_error", "simulate_verified", "simulate_verifier_run",
 ]
 
 _ATOL = 1e-8  # how far from 1 a distribution's sum may be
@@ -99,6 +99,16 @@ def tail_cut(p, k: int) -> np.ndarray:
     return q
 
 
+def tail_mass(p, k: int) -> float:
+    r"""Mass of the ranks beyond k, :math:`\sum_{i > k} p_i` (the plateau of a cut at k).
+
+    Args: p: (N,) distribution sorted by rank; k: 0 <= k <= N. Returns: a float.
+    """
+    p = _distribution("p", p)
+    k = _count("k", k)
+    return float(p[k:].sum())
+
+
 def clean_law(n_samples, beta: float):
     r"""Large-T asymptote of the clean error for an infinite Zipf law (the integral of the sum).
 
@@ -124,14 +134,24 @@ def narrowed_law(n_samples, beta: float, beta_train: float):
     Args: n_samples: T (number or array, > 0); beta > 1: test exponent; beta_train > 1:
     training exponent. Returns: like ``n_samples``.
     """
-    for name, b in (("beta", beta), ("beta_train", beta_train)):
-        if isinstance(b, bool) or not isinstance(b, Real) or not b > 1:
-            raise ValueError(f"{name} must be a number > 1, got {b!r}")
+    expo = narrowed_exponent(beta, beta_train)
     t = _sizes("n_samples", n_samples)
-    expo = (beta - 1) / beta_train
     zq = special.zeta(beta_train)
     out = special.gamma(expo) / (beta_train * special.zeta(beta)) * (t / zq) ** (-expo)
     return float(out) if t.ndim == 0 else out
+
+
+def narrowed_exponent(beta: float, beta_train: float) -> float:
+    r"""Decay exponent of the error, tested on Zipf(beta) and trained on Zipf(beta'): :math:`(\beta-1)/\beta'`.
+
+    The clean exponent :math:`c = 1 - 1/\beta` is the case :math:`\beta' = \beta`. At
+    :math:`\beta = 2` it coincides with :math:`1/\beta'`, so checks of it belong at other values.
+    Args: beta > 1; beta_train > 1. Returns: the exponent (positive; the log-log slope is its negative).
+    """
+    for name, b in (("beta", beta), ("beta_train", beta_train)):
+        if isinstance(b, bool) or not isinstance(b, Real) or not b > 1:
+            raise ValueError(f"{name} must be a number > 1, got {b!r}")
+    return (float(beta) - 1) / float(beta_train)
 
 
 # ----------------------------------------------------------------------------- the memorizer
@@ -345,4 +365,33 @@ def simulate_verified(p, n_samples, flip: float, keep_correct: float, keep_wrong
         w = gen.binomial(wrong, keep_wrong)
         c = gen.binomial(counts - wrong, keep_correct)
         out[j] = np.dot(p, (w > c) + 0.5 * (w == c))
+    return float(out[0]) if t.ndim == 0 else out.reshape(t.shape)
+
+
+def simulate_verifier_run(p, n_samples, flip: float, keep_correct: float, keep_wrong: float,
+                          gen: np.random.Generator):
+    """Sample-level run of the verification pipeline: generate, verify, vote, test.
+
+    Unlike :func:`simulate_verified`, which thins counts, this draws the T samples one by one: each
+    item has a binary answer; the generator writes a label (the wrong one with probability
+    ``flip``); the verifier looks at every (item, label) pair, compares the label with the item's
+    answer and keeps it with probability ``keep_correct`` if it is right and ``keep_wrong`` if not;
+    the learner counts the kept votes per item and answers the majority. The error on p is averaged
+    over the tie-breaking coin (unseen items included). Args: as :func:`simulate_verified`.
+    """
+    p = _distribution("p", p)
+    t = _sizes("n_samples", n_samples)
+    effective_flip(flip, keep_correct, keep_wrong)
+    gen = _gen(gen)
+    answer = gen.integers(0, 2, p.size)                  # the truth, one bit per item
+    cdf = np.cumsum(p)
+    out = np.empty(t.size)
+    for j, tj in enumerate(t.ravel().astype(np.int64)):
+        items = np.minimum(np.searchsorted(cdf, gen.random(tj) * cdf[-1], side="right"), p.size - 1)
+        labels = answer[items] ^ (gen.random(tj) < flip)                   # the generator's labels
+        right = labels == answer[items]                                    # what the verifier checks
+        keep = gen.random(tj) < np.where(right, keep_correct, keep_wrong)  # its decision
+        votes = np.bincount(2 * items[keep] + labels[keep], minlength=2 * p.size).reshape(p.size, 2)
+        good, bad = votes[np.arange(p.size), answer], votes[np.arange(p.size), 1 - answer]
+        out[j] = np.dot(p, (bad > good) + 0.5 * (bad == good))
     return float(out[0]) if t.ndim == 0 else out.reshape(t.shape)

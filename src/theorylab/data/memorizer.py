@@ -11,6 +11,14 @@ wrong guess on an unseen item,
 because an unseen item keeps its random embedding and is classified at chance.
 Reference: the memorizer of Hutter (2021) and Dohmatob et al. (2024), "A tale of tails", Sec. 2,
 realised as a network; the book's chapter ``tail-collapse``.
+
+A memory-limited memorizer (capacity M) keeps only the M items it has seen most often. Once every
+head item is seen many times it stores the top M ranks, so capacity acts like a tail cut at rank M
+(Dohmatob et al. (2024), Sec. 5: finite memory adds a term to the scaling law):
+
+.. math::  E_M(T) \ge \max\Big(\sum_i p_i (1-p_i)^T,\ \sum_{i > M} p_i\Big)
+           \;\asymp\; T^{-(1-1/\beta)} + M^{-(\beta-1)} .
+
 """
 from __future__ import annotations
 
@@ -19,7 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["MemorizerResult", "train_memorizer"]
+from . import collapse
+
+__all__ = ["MemorizerResult", "train_memorizer", "capacity_bound", "simulate_capacity_memorizer"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +100,48 @@ def train_memorizer(p, q, n_samples: int, labels: np.ndarray, *, gen: torch.Gene
     return MemorizerResult(test_error=float(np.dot(p, pred != labels)),
                            unseen_mass=float(p[counts == 0].sum()), train_accuracy=float(acc),
                            steps=steps, n_seen=int(seen.size))
+
+
+def capacity_bound(p, n_samples, capacity: int):
+    r"""Lower bound on the mean error of a memorizer that can store ``capacity`` items.
+
+    .. math::  \mathbb E\,E_M(T) \ge \max\Big(\sum_i p_i (1-p_i)^T,\ \sum_{i > M} p_i\Big),
+
+    because it stores only items it has seen (first term: the clean error) and at most M of them
+    (second term: the mass beyond the M most probable). Both ends are tight: for T below the knee
+    :math:`M^\beta` memory is not binding, and as :math:`T \to \infty` it stores the top M ranks.
+    Args: p: (N,) distribution sorted by rank; n_samples: T (number or array >= 0); capacity: M >= 1.
+    Returns: a float, or an array shaped like ``n_samples``.
+    """
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
+        raise ValueError(f"capacity must be an integer >= 1, got {capacity!r}")
+    return np.maximum(collapse.memorizer_error(p, p, n_samples), collapse.tail_mass(p, int(capacity)))
+
+
+def simulate_capacity_memorizer(p, n_samples, capacity: int, gen: np.random.Generator):
+    """A memorizer with room for ``capacity`` items, trained on one data set that grows through the sizes.
+
+    It counts every item it sees and stores the ``capacity`` most frequent ones (ties broken at
+    random); its error on p is the mass of the items it does not store.
+    Args: p: (N,) distribution; n_samples: integer T or array of integers; capacity: M >= 1;
+    gen: numpy Generator. Returns: a float, or an array shaped like ``n_samples``.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
+        raise ValueError(f"capacity must be an integer >= 1, got {capacity!r}")
+    if not isinstance(gen, np.random.Generator):
+        raise ValueError(f"gen must be a numpy Generator (theorylab.rng.numpy), got {type(gen).__name__}")
+    t = np.asarray(n_samples)
+    if t.size == 0 or not np.issubdtype(t.dtype, np.integer) or np.any(t < 0):
+        raise ValueError(f"n_samples must be integers >= 0, got {n_samples!r}")
+    flat = t.ravel().astype(np.int64)
+    counts, done, out = np.zeros(p.size, dtype=np.int64), 0, np.empty(flat.size)
+    for j in np.argsort(flat, kind="stable"):
+        counts += gen.multinomial(flat[j] - done, p)
+        done = flat[j]
+        seen = np.flatnonzero(counts)
+        if seen.size > capacity:
+            key = counts[seen] + 0.5 * gen.random(seen.size)  # random order among equal counts
+            seen = seen[np.argpartition(-key, capacity - 1)[:capacity]]
+        out[j] = 1.0 - p[seen].sum()
+    return float(out[0]) if t.ndim == 0 else out.reshape(t.shape)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 __all__ = [
     "powerlaw_spectrum", "source_teacher", "wishart_factor", "ridge_from_factor",
@@ -143,7 +142,7 @@ def ols_noise_step(t: int, spectrum, scale: float, gen: np.random.Generator,
     t, size = _int("t", t, lam.size + 2), _int("size", size, 1)
     b = wishart_factor(t, np.ones_like(lam), gen, size)
     z = gen.standard_normal((size, lam.size))
-    step = np.stack([solve_triangular(b[s], z[s], trans="T", lower=True) for s in range(size)])
+    step = np.linalg.solve(np.swapaxes(b, 1, 2), z[..., None])[..., 0]   # B^T is upper triangular
     return float(_nonneg("scale", scale)) * step / np.sqrt(lam)
 
 
