@@ -3,7 +3,7 @@
 Run: ``PYTHONPATH=src python scripts/planted_bugs/entanglement.py [--cnn]``. Each bug monkeypatches one
 library function with a plausible mistake, recomputes the quantities behind the chapter's claims
 with the chapter's own bounds, and prints which claims fail. ``--cnn`` adds the bugs that need the
-(slower, ~1 min) CNN experiment. Exit status 1 if some bug leaves every claim green.
+(slower, a few minutes) CNN experiment: the orientation no-op, caught by cnn_rearranged_orient. Exit status 1 if some bug leaves every claim green.
 """
 
 from __future__ import annotations
@@ -147,18 +147,55 @@ def _no_orient(w, left, right):
     return left + right
 
 
-def _bisect_unbalanced(w, gen, n_starts):
-    """Min cut without the balance constraint: the Fiedler sign split."""
-    lap = np.diag(w.sum(axis=1)) - w
-    f = np.linalg.eigh(lap)[1][:, 1]
-    mask = f > np.median(f) + 1e-3 * np.std(f)  # sign split, not the median split
-    return mask if 0 < mask.sum() < len(mask) else f > np.median(f)
+_orig_feature_order = rearrange.feature_order
 
+
+def _inverse_order(x, **kw):
+    """Returns the inverse permutation (where each feature goes, not which feature comes)."""
+    return np.argsort(_orig_feature_order(x, **kw))
+
+
+_orig_order = rearrange._order
+
+
+def _interleaved(w, nodes, branching, gen, n_starts, orient):
+    """Reads the children by zipping them instead of concatenating (the DFS order broken)."""
+    if len(nodes) <= branching + 1:
+        return list(nodes)
+    nodes = np.asarray(nodes)
+    mask = rearrange._bisect(w[np.ix_(nodes, nodes)], gen, n_starts)
+    kids = [_interleaved(w, g, branching, gen, n_starts, orient) for g in (nodes[mask], nodes[~mask])]
+    return [i for pair in zip(*kids) for i in pair]
+
+
+ORDER_BUGS = [
+    ("rearrangement: inverse permutation returned", rearrange, "feature_order", _inverse_order),
+    ("rearrangement: children interleaved, not concatenated", rearrange, "_order", _interleaved),
+]
 
 CNN_BUGS = [
     ("rearrangement: orientation step does nothing", rearrange, "_orient", _no_orient),
-    ("rearrangement: bisection not balanced", rearrange, "_bisect", _bisect_unbalanced),
 ]
+
+
+def order_claims(base: int = 0) -> dict[str, bool]:
+    """qe_rearranged_gap and se_ratio without the CNN (a few seconds)."""
+    cfg = locality.ChainConfig()
+    gap, ratio = 0.0, 0.0
+    for seed in (base, base + 1, base + 2):
+        gen = rng.numpy(seed, "chains")
+        x, y = locality.planted_chains(cfg.n_train + cfg.n_test, cfg.n_features, gen=gen, ar=cfg.ar,
+                                       template=cfg.template, amplitude=cfg.amplitude)
+        xtr = x[: cfg.n_train]
+        orders = locality.chain_orders(xtr, cfg, gen)
+        sub = locality.balanced_subset(y[: cfg.n_train], cfg.n_entangle)
+        xs = tensors.scale_unit(xtr)[sub]
+        qe = {k: tensors.average_entanglement(xs[:, orders[k]], y[sub], levels=cfg.levels, theta=cfg.theta)
+              for k in ("swaps 0", "rearranged")}
+        se = {k: rearrange.canonical_surrogate(xtr[:, orders[k]], levels=cfg.levels) for k in ("swaps 0", "rearranged")}
+        gap = max(gap, abs(qe["rearranged"] - qe["swaps 0"]))
+        ratio = max(ratio, se["rearranged"] / se["swaps 0"])
+    return {"qe_rearranged_gap": gap <= 1e-9, "se_ratio": ratio <= 1.05}
 
 
 def cnn_claims(base: int = 0) -> dict[str, bool]:
@@ -188,6 +225,14 @@ def main() -> int:
             failed = [k for k, ok in res.items() if not ok]
         except Exception as err:  # a crash is a red claim too
             failed = [f"error: {type(err).__name__}"]
+        print(f"{label:<60} caught by: {', '.join(failed) or 'NOTHING'}")
+        if not failed:
+            missed.append(label)
+    assert all(order_claims().values())
+    for label, module, name, fn in ORDER_BUGS:
+        with patched(module, name, fn):
+            res = order_claims()
+        failed = [k for k, ok in res.items() if not ok]
         print(f"{label:<60} caught by: {', '.join(failed) or 'NOTHING'}")
         if not failed:
             missed.append(label)
