@@ -35,3 +35,15 @@ def test_balanced_subset_and_bad_inputs():
         locality.planted_chains(10, 3, gen=rng.numpy(0, "x"))
     with pytest.raises(ValueError, match="ar"):
         locality.planted_chains(10, 8, gen=rng.numpy(0, "x"), ar=1.0)
+
+
+def test_scrambled_digits_rearrangement_lowers_qe():
+    from dataclasses import replace
+
+    cfg = replace(locality.ScrambledConfig(), n_train=400, n_entangle=64, cnn_epochs=1, cnn_width=4)
+    df = locality.scrambled_digits_conditions([0], cfg, base_seed=0, log=lambda s: None)
+    assert set(df.condition) == {"scrambled", "rearranged"}
+    q = df.set_index("condition").qe
+    assert q["rearranged"] < q["scrambled"]
+    assert df.se[df.condition == "rearranged"].item() < df.se[df.condition == "scrambled"].item()
+    assert df.cnn.between(0, 1).all() and df.cnn_train.between(0, 1).all()

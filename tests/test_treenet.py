@@ -61,3 +61,44 @@ def test_bad_arguments_name_the_parameter():
         treenet.width_bounds(np.ones((2,) * 4), [0])
     with pytest.raises(ValueError, match="widths"):
         treenet.width_bounds(np.ones((2,) * 4), [])
+
+
+def test_width_bounds_grasedyck_two_sided_and_proof_steps():
+    gen = rng.numpy(2, "steps")
+    a = treenet.tree_tensor(8, 3, gen=gen) + 0.1 * gen.standard_normal((2,) * 8)
+    df = treenet.width_bounds(a, range(1, 6))
+    assert (df["tail_max"] <= df["hsvd_error"] + 1e-12).all()
+    assert (df["hsvd_error"] <= df["tail_sum"] + 1e-12).all()
+    assert (df["rank_excess"] <= 0).all()
+    assert (df["trace_step"] >= -1e-12).all()
+    assert (df["fannes_step"] >= -1e-12).all()
+
+
+def test_skipping_the_leaf_level_is_caught_at_width_one():
+    """The bug that sandwich_slack missed: without the leaf projections the result is not width 1."""
+    gen = rng.numpy(3, "skip")
+    a = treenet.tree_tensor(8, 2, gen=gen)
+    a /= np.linalg.norm(a)
+    parts = tensors.canonical_partitions(8)
+    out = a
+    for lev in sorted(parts)[:-1]:
+        for k in parts[lev]:
+            rest = np.setdiff1d(np.arange(8), k)
+            u = np.linalg.svd(np.transpose(a, np.concatenate([k, rest])).reshape(2 ** len(k), -1))[0][:, :1]
+            out = treenet._project(out, k, u)
+    leaf = np.transpose(out, [0, *range(1, 8)]).reshape(2, -1)
+    full = treenet.hierarchical_truncation(a, 1)
+    assert np.linalg.matrix_rank(np.transpose(full, [0, *range(1, 8)]).reshape(2, -1), tol=1e-10) == 1
+    assert np.linalg.matrix_rank(leaf, tol=1e-10) == 2
+
+
+@pytest.mark.slow
+def test_planted_bugs_are_caught():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "planted_bugs" / "entanglement.py"
+    spec = importlib.util.spec_from_file_location("planted_entanglement", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main() == 0

@@ -115,6 +115,34 @@ def hierarchical_truncation(tensor: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def _matricizations(a: np.ndarray, parts: dict[int, list[np.ndarray]]) -> list[np.ndarray]:
+    """The matricization of ``a`` for every canonical set (rows: the modes of the set)."""
+    out = []
+    for ks in parts.values():
+        for k in ks:
+            rest = np.setdiff1d(np.arange(a.ndim), k)
+            out.append(np.transpose(a, np.concatenate([k, rest])).reshape(int(np.prod([a.shape[i] for i in k])), -1))
+    return out
+
+
+def _continuity_steps(a: np.ndarray, b: np.ndarray, parts: dict[int, list[np.ndarray]],
+                      dist: float) -> tuple[float, float]:
+    """Slacks of the trace-distance and Fannes-Audenaert steps of the necessity proof (unit a, b)."""
+    trace_step = fannes_step = np.inf
+    for xa, xb in zip(_matricizations(a, parts), _matricizations(b, parts)):
+        if xa.shape[0] > xa.shape[1]:
+            xa, xb = xa.T, xb.T
+        d = xa.shape[0]
+        diff = xa @ xa.T - xb @ xb.T
+        t = 0.5 * float(np.abs(np.linalg.eigvalsh((diff + diff.T) / 2)).sum())
+        trace_step = min(trace_step, dist - t)
+        if d > 1 and t <= 1 - 1 / d:
+            gap = abs(entropy(np.linalg.svd(xa, compute_uv=False) ** 2)
+                      - entropy(np.linalg.svd(xb, compute_uv=False) ** 2))
+            fannes_step = min(fannes_step, t * np.log(d - 1) + float(_binary_entropy(np.asarray(t))) - gap)
+    return float(trace_step), float(fannes_step)
+
+
 def _binary_entropy(t: np.ndarray) -> np.ndarray:
     """H_b(t) = -t ln t - (1 - t) ln(1 - t), with 0 ln 0 = 0."""
     return -xlogy(t, t) - xlogy(1 - t, 1 - t)
@@ -132,6 +160,20 @@ def width_bounds(tensor: np.ndarray, widths: Sequence[int]) -> pd.DataFrame:
     (necessity, via the Fannes-Audenaert inequality): no width-R network is closer than that.
     ``lower_qe`` is found on a grid of step 5e-5 in epsilon, so it is a slight underestimate.
 
+    Grasedyck's quasi-optimality checks of the truncation itself, on the unnormalised tensor:
+    ``hsvd_error`` is :math:`\|\hat A - A_{\mathcal H}\|`, ``tail_max`` is
+    :math:`\sqrt{\max_t \text{tail}_t}` (Eckart-Young: any tensor of rank <= R across cut t is at
+    least that far, so ``tail_max <= hsvd_error``), ``tail_sum`` is :math:`\sqrt{\sum_t \text{tail}_t}`
+    (Grasedyck's bound, ``hsvd_error <= tail_sum``), and ``rank_excess`` is the largest numerical
+    rank of :math:`A_{\mathcal H}` across a canonical cut minus R (<= 0 for a width-R network).
+
+    The two steps of the necessity proof, checked on the pair :math:`(\hat A, \hat A_{\mathcal H})`
+    for every distinct canonical cut, with :math:`T` the trace distance of the two reduced matrices
+    :math:`\rho_K = X X^\top`: ``trace_step`` is :math:`\min_K (\|\hat A - \hat A_{\mathcal H}\| - T_K)`
+    (>= 0 by the nuclear-norm inequality) and ``fannes_step`` is
+    :math:`\min_K \big(T_K\ln(d_K - 1) + H_b(T_K) - |\mathrm{QE}(\hat A; K) - \mathrm{QE}(\hat A_{\mathcal H}; K)|\big)`
+    (>= 0 by Fannes-Audenaert, for :math:`T_K \le 1 - 1/d_K`).
+
     Reference: the chapter's necessity and sufficiency theorems (constants derived there);
     Grasedyck (2010) for the truncation; Audenaert (2007) for the continuity bound.
 
@@ -140,7 +182,8 @@ def width_bounds(tensor: np.ndarray, widths: Sequence[int]) -> pd.DataFrame:
         widths: the widths R >= 1 to evaluate.
     Returns:
         one row per width: ``width``, ``hsvd``, ``upper_tail``, ``upper_qe``, ``lower_qe`` and
-        ``max_qe`` (the largest canonical QE of A, nats).
+        ``max_qe`` (the largest canonical QE of A, nats), ``hsvd_error``, ``tail_max``, ``tail_sum``
+        and ``rank_excess``.
     """
     a = _check_tensor(tensor)
     widths = [_check_width(w, "widths") for w in widths]
@@ -165,7 +208,10 @@ def width_bounds(tensor: np.ndarray, widths: Sequence[int]) -> pd.DataFrame:
         h = hierarchical_truncation(a, int(width))
         h_norm = np.linalg.norm(h)
         hsvd = float(np.linalg.norm(a - h / h_norm)) if h_norm > 0 else float(np.sqrt(2.0))
-        tail = sum(float(rho[int(width):].sum()) for rho, _ in spectra)
+        tails = [float(rho[int(width):].sum()) for rho, _ in spectra]
+        tail = sum(tails)
+        ranks = [np.linalg.matrix_rank(m, tol=1e-10 * max(h_norm, 1e-300)) for m in _matricizations(h, parts)]
+        trace_step, fannes_step = _continuity_steps(a, h / h_norm if h_norm > 0 else h, parts, hsvd)
         lower = 0.0
         for q, (_, d) in zip(qe, spectra):
             grid = eps[eps <= 1 - 1 / d] if d > 1 else eps[:1]
@@ -174,5 +220,8 @@ def width_bounds(tensor: np.ndarray, widths: Sequence[int]) -> pd.DataFrame:
                 lower = max(lower, float(grid[ok].max()))
         rows.append(dict(width=int(width), hsvd=hsvd, upper_tail=2 * np.sqrt(tail),
                          upper_qe=2 * np.sqrt(len(spectra) * qe.max() / np.log(width + 1)),
-                         lower_qe=lower, max_qe=float(qe.max())))
+                         lower_qe=lower, max_qe=float(qe.max()),
+                         hsvd_error=float(np.linalg.norm(a - h)), tail_max=float(np.sqrt(max(tails))),
+                         tail_sum=float(np.sqrt(tail)), rank_excess=int(max(ranks)) - int(width),
+                         trace_step=trace_step, fannes_step=fannes_step))
     return pd.DataFrame(rows)
