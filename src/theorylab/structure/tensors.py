@@ -28,6 +28,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from theorylab.runtime import require_choice, require_float, require_int
+
 __all__ = [
     "EntanglementPlan",
     "average_entanglement",
@@ -47,10 +49,7 @@ _MAX_EXPLICIT_FEATURES = 22  # 2**22 float64 entries per sample row is already 3
 
 # ----------------------------------------------------------------------------- validation
 def _check_theta(theta: float) -> float:
-    theta = float(theta)
-    if not (np.isfinite(theta) and 0.0 < theta <= 1.0):
-        raise ValueError(f"theta must be a finite number in (0, 1], got {theta!r}")
-    return theta
+    return require_float("theta", theta, low=0.0, high=1.0, low_open=True)
 
 
 def _check_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,10 +83,8 @@ def _check_part(part: Sequence[int], n: int) -> np.ndarray:
 
 
 def _tree_depth(n_features: int, dims: int) -> int:
-    if dims not in (1, 2):
-        raise ValueError(f"dims must be 1 (binary tree) or 2 (quad-tree), got {dims!r}")
-    if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)):
-        raise ValueError(f"n_features must be an int, got {n_features!r}")
+    require_choice("dims", dims, (1, 2))  # 1: binary tree, 2: quad-tree
+    n_features = require_int("n_features", n_features)
     branching = 2**dims
     depth, size = 0, 1
     while size < n_features:
@@ -124,9 +121,7 @@ def canonical_partitions(
     if levels is None:
         levels = range(1, depth + 1)
     levels = list(levels)
-    for lev in levels:
-        if isinstance(lev, bool) or not isinstance(lev, (int, np.integer)) or not 1 <= lev <= depth:
-            raise ValueError(f"levels must be integers in 1..{depth}, got {lev!r}")
+    levels = [require_int("levels", lev, minimum=1, maximum=depth) for lev in levels]
     out: dict[int, list[np.ndarray]] = {}
     for lev in levels:
         if dims == 1:
