@@ -260,8 +260,11 @@ def vertex_walk_indices(adj, depth: int) -> Array:
 
 def _vertex_walk_indices_dense(a: Array, depth: int) -> Array:
     """The same by a dense matrix power (the naive algorithm's route, and a test's second route)."""
-    w = np.linalg.matrix_power(a + np.eye(len(a), dtype=np.int64), depth - 1)
-    return (a * w).sum(0) + np.diag(w) * (a.sum(0) > 0)
+    exact_float = (int(a.sum(1).max(initial=0)) + 1) ** depth < 2**52  # float64 BLAS is exact there
+    dtype = np.float64 if exact_float else np.int64
+    w = np.linalg.matrix_power((a + np.eye(len(a), dtype=np.int64)).astype(dtype), depth - 1)
+    wi = (a * w).sum(0) + np.diag(w) * (a.sum(0) > 0)
+    return np.rint(wi).astype(np.int64) if exact_float else wi
 
 
 def remove_edges(adj, removed: Array):
