@@ -8,12 +8,13 @@ naive one); optional ``naive_scale`` (the naive callable does 1/scale of the wor
 multiplied by it, and the line says "extrapolated"), ``note``, and ``check(fast_out, naive_out)``,
 which must hold (e.g. identical removal sequences on the part the naive route did).
 For each case the runner prints both times, the speed ratio naive / fast, and the peak memory
-each route added (Linux: resident set high-water mark, reset before each call; elsewhere
-tracemalloc). Timings on a shared machine are noisy: run twice and quote the slower.
+each route added (Linux: resident set high-water mark above the start, reset before each call
+after malloc_trim; elsewhere tracemalloc). Timings on a shared machine are noisy: run twice and quote the slower.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import importlib.util
 import sys
@@ -37,6 +38,10 @@ def _status_kb(field: str) -> int | None:
 def measure(fn):
     """(result, seconds, peak extra memory in MiB, how) of one call."""
     gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap back, so reuse of it counts
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset the resident high-water mark

@@ -284,7 +284,7 @@ class EntanglementPlan:
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, *, theta: float = 0.085,
-                 budget: int = 256 * 2**20):
+                 budget: int = 128 * 2**20):
         self.theta = _check_theta(theta)
         self.x, self.y = _check_xy(x, y)
         m, n = self.x.shape
