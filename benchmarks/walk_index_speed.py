@@ -1,80 +1,132 @@
-"""Speed of Walk Index Sparsification: our fast routes against the naive algorithm.
+"""Walk index and Walk Index Sparsification at scale: our routes against naive ones.
 
-Run: OMP_NUM_THREADS=1 python benchmarks/walk_index_speed.py [--quick]
-
-1. 1-WIS (Algorithm 2) removing half the edges of a 10^5-edge graph: our lazy heap against a
-   vectorised naive loop that rescans every edge's degree pair at every step (the reference
-   implementation's approach); the naive time is measured on the first steps and extrapolated.
-2. 2-WIS (Algorithm 1, L = 3) on 2,000 vertices and 10^4 edges: incremental updates against the
-   naive algorithm, which recomputes A_hat^2 for every candidate edge at every step. The naive
-   total is extrapolated from the measured cost of one candidate evaluation; on a 120-vertex
-   graph both are run in full, their removal sequences compared and the speed-up measured.
+Run: PYTHONPATH=src .venv/bin/python benchmarks/walk_index_speed.py [--quick]
+(or every benchmark at once: benchmarks/run.py). Cases:
+1. 1-WIS (Algorithm 2), removing half the edges of a sparse random graph with 10^5 vertices and
+   10^6 edges: the bucket queue against the naive loop that rescans every edge's degree pair at
+   each step (timed on its first steps, extrapolated), and against the lazy heap this module used
+   before (run in full on 2x10^4 vertices, 10^5 edges). Removal sequences must be identical.
+2. 2-WIS (Algorithm 1, L = 3) on 10^4 vertices and 5x10^4 edges, removing half: incremental
+   updates against the naive algorithm, which recomputes the walk indices for every candidate
+   edge at every step (timed on a few candidates, extrapolated); on 120 vertices both run in full
+   and must agree.
+3. Walk index of a partition: sparse products with vectors against the dense matrix power.
 """
 from __future__ import annotations
 
-import argparse
-import time
+import heapq
+import sys
+from pathlib import Path
 
-import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 
 from theorylab.structure import graphs
 
 
-def naive_one_wis(adj: np.ndarray, n_remove: int) -> np.ndarray:
+def gnm(n: int, m: int, seed: int) -> sp.csr_array:
+    """Uniform random simple graph with n vertices and m edges, as a symmetric int8 CSR array."""
+    gen = np.random.default_rng(seed)
+    u, v = gen.integers(0, n, 2 * m), gen.integers(0, n, 2 * m)
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    keys = gen.permutation(np.unique(lo[lo != hi] * n + hi[lo != hi]))[:m]
+    r, c = keys // n, keys % n
+    return sp.csr_array((np.ones(2 * m, np.int8), (np.r_[r, c], np.r_[c, r])), shape=(n, n))
+
+
+def naive_one_wis(adj, n_steps: int) -> np.ndarray:
     """Algorithm 2 by rescanning all edges each step (O(m) per removal)."""
     e = graphs.edges(adj)
-    deg = adj.sum(1).astype(np.int64)
+    deg = np.bincount(e.ravel(), minlength=adj.shape[0]).astype(np.int64)
     alive = np.ones(len(e), dtype=bool)
     out = []
-    for _ in range(n_remove):
+    for _ in range(n_steps):
         du, dv = deg[e[:, 0]], deg[e[:, 1]]
-        lo, hi = np.minimum(du, dv), np.maximum(du, dv)
-        score = np.where(alive, lo * (deg.max() + 2) + hi, -1)
-        k = int(np.argmax(score))  # first index among ties, as in one_wis
+        score = np.where(alive, np.minimum(du, dv) * (deg.max() + 2) + np.maximum(du, dv), -1)
+        k = int(np.argmax(score))  # first index among ties: canonical order
         alive[k] = False
         deg[e[k]] -= 1
+        out.append(e[k])
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+def lazy_heap_one_wis(adj, n_remove: int) -> np.ndarray:
+    """The previous implementation: one heap entry per edge, refreshed when popped stale."""
+    e = graphs.edges(adj)
+    deg = np.bincount(e.ravel(), minlength=adj.shape[0]).tolist()
+    eu, ev = e[:, 0].tolist(), e[:, 1].tolist()
+    m, base = max(len(e), 1), max(deg, default=0) + 1
+    top = base * base
+
+    def code(k: int) -> int:
+        du, dv = deg[eu[k]], deg[ev[k]]
+        return (top - (min(du, dv) * base + max(du, dv))) * m + k
+
+    heap = [code(k) for k in range(len(e))]
+    heapq.heapify(heap)
+    out = []
+    while len(out) < n_remove:
+        entry = heapq.heappop(heap)
+        k = entry % m
+        fresh = code(k)
+        if fresh != entry:
+            heapq.heappush(heap, fresh)
+            continue
+        deg[eu[k]] -= 1
+        deg[ev[k]] -= 1
         out.append(k)
-    return e[np.array(out)]
+    return e[np.array(out, dtype=np.int64)]
 
 
-def timed(fn, *args):
-    tic = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - tic
+def naive_wis_candidates(adj, depth: int, n_candidates: int) -> list[np.ndarray]:
+    """The inner loop of the naive Algorithm 1: sorted walk indices with one candidate edge removed."""
+    e = graphs.edges(adj)
+    return [np.sort(graphs.vertex_walk_indices(graphs.remove_edges(adj, e[k:k + 1]), depth))
+            for k in range(n_candidates)]
 
 
-def main(quick: bool) -> None:
-    n1, m1 = (1000, 10_000) if quick else (4000, 100_000)
-    a1 = nx.to_numpy_array(nx.gnm_random_graph(n1, m1, seed=0), weight=None, dtype=np.int8)
-    fast, t_fast = timed(graphs.one_wis, a1, m1 // 2)
-    probe = 2000
-    naive, t_probe = timed(naive_one_wis, a1, probe)
-    assert np.array_equal(naive, fast[:probe]), "naive and heap 1-WIS disagree"
-    t_naive = t_probe * (m1 // 2) / probe
-    print(f"1-WIS, n={n1}, m={m1}, remove {m1 // 2}: heap {t_fast:.2f} s; naive (extrapolated from "
-          f"{probe} steps) {t_naive:.2f} s; speed-up x{t_naive / t_fast:.1f}")
+def dense_walk_index(adj, part, depth: int) -> int:
+    """The previous route: a dense matrix power, then the boundary rows."""
+    a = adj.toarray().astype(np.float64)
+    w = np.linalg.matrix_power(a + np.eye(len(a)), depth - 1)
+    return int(round(w[graphs.boundary(adj, part)].sum()))
 
-    n2, m2 = (500, 2500) if quick else (2000, 10_000)
-    a2 = nx.to_numpy_array(nx.gnm_random_graph(n2, m2, seed=1), weight=None, dtype=np.int64)
-    _, t_incr = timed(graphs.wis, a2, 3, m2 // 2)
-    _, t_eval = timed(graphs.vertex_walk_indices, a2, 3)  # one candidate of the naive algorithm
-    t_naive2 = t_eval * sum(m2 - k for k in range(m2 // 2))
-    print(f"2-WIS, n={n2}, m={m2}, remove {m2 // 2}: incremental {t_incr:.2f} s; naive (extrapolated: "
-          f"{t_eval * 1e3:.0f} ms per candidate) {t_naive2:.2e} s; speed-up x{t_naive2 / t_incr:.1e}")
 
-    a3 = nx.to_numpy_array(nx.gnm_random_graph(120, 500, seed=2), weight=None, dtype=np.int64)
-    slow, t_slow = timed(lambda: graphs.wis(a3, 3, 50, method="naive"))
-    quick_, t_q = timed(lambda: graphs.wis(a3, 3, 50, method="incremental"))
-    same = all(np.array_equal(np.sort(graphs.vertex_walk_indices(graphs.remove_edges(a3, slow[:k]), 3)),
-                              np.sort(graphs.vertex_walk_indices(graphs.remove_edges(a3, quick_[:k]), 3)))
-               for k in range(0, 51, 5))
-    print(f"2-WIS, n=120, m=500, remove 50: naive {t_slow:.1f} s, incremental {t_q:.3f} s, "
-          f"speed-up x{t_slow / t_q:.0f}; identical sequences: {np.array_equal(slow, quick_)}, "
-          f"identical sorted walk-index vectors: {same}")
+def cases(quick: bool):
+    n, m = (20_000, 100_000) if quick else (100_000, 1_000_000)
+    a = gnm(n, m, 0)
+    probe = 100 if quick else 40
+    yield dict(name=f"1-WIS, n={n}, m={m}, remove {m // 2}: bucket queue vs naive rescan",
+               fast=lambda: graphs.one_wis(a, m // 2), naive=lambda: naive_one_wis(a, probe),
+               naive_scale=(m // 2) / probe, check=lambda f, s: np.array_equal(f[:probe], s),
+               note=f"naive timed on its first {probe} removals; check: identical removals there")
+    n, m = (5_000, 25_000) if quick else (20_000, 100_000)
+    a2 = gnm(n, m, 1)
+    yield dict(name=f"1-WIS, n={n}, m={m}, remove {m // 2}: bucket queue vs the previous lazy heap",
+               fast=lambda: graphs.one_wis(a2, m // 2), naive=lambda: lazy_heap_one_wis(a2, m // 2),
+               check=np.array_equal, note="both run in full; check: identical removal sequences")
+    n, m = (2_000, 10_000) if quick else (10_000, 50_000)
+    a3 = gnm(n, m, 2)
+    k = 5
+    yield dict(name=f"2-WIS (L=3), n={n}, m={m}, remove {m // 2}: incremental vs naive Algorithm 1",
+               fast=lambda: graphs.wis(a3, 3, m // 2), naive=lambda: naive_wis_candidates(a3, 3, k),
+               naive_scale=sum(m - j for j in range(m // 2)) / k,
+               note=f"naive: {k} candidate evaluations (sparse walk indices) timed, times the "
+                    f"{sum(m - j for j in range(m // 2)):.3g} evaluations of the full run")
+    a4, r4 = gnm(120, 500, 3), 20 if quick else 50
+    yield dict(name=f"2-WIS (L=3), n=120, m=500, remove {r4}: incremental vs naive, both in full",
+               fast=lambda: graphs.wis(a4, 3, r4, method="incremental"),
+               naive=lambda: graphs.wis(a4, 3, r4, method="naive"), check=np.array_equal,
+               note="check: identical removal sequences")
+    n, m = (1_000, 5_000) if quick else (2_000, 10_000)
+    a5, part = gnm(n, m, 4), np.arange(0, n, 2)
+    yield dict(name=f"walk index, n={n}, m={m}, L=4, I = even vertices: sparse vectors vs dense power",
+               fast=lambda: graphs.walk_index(a5, part, 4), naive=lambda: dense_walk_index(a5, part, 4),
+               check=lambda f, s: f == s)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller graphs (a few seconds)")
-    main(parser.parse_args().quick)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import main
+
+    sys.exit(main(sys.argv[1:], modules=[Path(__file__)]))

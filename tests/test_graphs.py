@@ -2,6 +2,7 @@
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from theorylab.structure import graphs
@@ -143,6 +144,95 @@ def test_effective_resistance_of_tree_edges_is_one():
     assert np.allclose(graphs.effective_resistance(k), 2 / 6)  # K_n: 2/n
 
 
+# ---------------------------------------------------------------- sparse input: same answers
+def naive_one_wis(adj: np.ndarray, n_remove: int) -> np.ndarray:
+    """Algorithm 2 by rescanning every edge's degree pair at every step (the obvious O(m) loop)."""
+    e = graphs.edges(adj)
+    deg = adj.sum(1).astype(np.int64)
+    alive = np.ones(len(e), dtype=bool)
+    out = []
+    for _ in range(n_remove):
+        du, dv = deg[e[:, 0]], deg[e[:, 1]]
+        score = np.where(alive, np.minimum(du, dv) * (deg.max() + 2) + np.maximum(du, dv), -1)
+        k = int(np.argmax(score))  # the first index among ties: canonical order
+        alive[k] = False
+        deg[e[k]] -= 1
+        out.append(e[k])
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("n, p, seed", [(30, 0.3, 0), (40, 0.15, 1), (25, 0.8, 2), (60, 0.05, 3), (50, 0.5, 4)])
+def test_one_wis_bucket_queue_equals_naive_rescan(n, p, seed):
+    """Dense, sparse and sparse-to-many-ties graphs: the whole removal sequence and its prefixes."""
+    a = random_graph(n, p, seed)
+    m = int(a.sum() // 2)
+    naive = naive_one_wis(a, m)
+    assert np.array_equal(graphs.one_wis(a, m), naive)
+    for k in (0, 1, m // 3, m // 2):
+        assert np.array_equal(graphs.one_wis(sp.csr_array(a), k), naive[:k])
+
+
+def test_one_wis_equals_naive_on_a_hub_graph():
+    """Power-law degrees: hubs make long runs of stale entries and many bucket visits."""
+    a = nx.to_numpy_array(nx.barabasi_albert_graph(300, 4, seed=5), weight=None, dtype=np.int64)
+    m = int(a.sum() // 2)
+    assert np.array_equal(graphs.one_wis(a, m), naive_one_wis(a, m))
+
+
+def sparse_forms(a: np.ndarray):
+    idx = torch.tensor(np.array(np.nonzero(a)))
+    return [sp.csr_array(a), sp.coo_matrix(a), sp.csc_array(a.astype(np.float32)), graphs.graph(a),
+            torch.sparse_coo_tensor(idx, torch.ones(idx.shape[1]), a.shape, check_invariants=True)]
+
+
+def test_sparse_input_gives_the_dense_answers(karate):
+    part = [0, 1, 2, 3, 7, 13]
+    order = graphs.one_wis(karate, 30)
+    for s in sparse_forms(karate):
+        assert np.array_equal(graphs.edges(s), graphs.edges(karate))
+        assert np.array_equal(graphs.boundary(s, part), graphs.boundary(karate, part))
+        for depth in (1, 2, 3, 4):
+            assert graphs.walk_index(s, part, depth) == graphs.walk_index(karate, part, depth)
+            assert graphs.walk_index(s, part, depth, target=5) == graphs.walk_index(karate, part, depth, target=5)
+            assert np.array_equal(graphs.vertex_walk_indices(s, depth), graphs.vertex_walk_indices(karate, depth))
+        assert np.array_equal(graphs.walk_matrix(s, 3), graphs.walk_matrix(karate, 3))
+        assert np.array_equal(graphs.one_wis(s, 30), order)
+        assert np.array_equal(graphs.wis(s, 3, 20), graphs.wis(karate, 3, 20))
+        assert graphs.count_walks(s, [0, 5], 3) == graphs.count_walks(karate, [0, 5], 3)
+        assert np.array_equal(graphs.random_removal(s, 10, np.random.default_rng(1)),
+                              graphs.random_removal(karate, 10, np.random.default_rng(1)))
+        assert np.allclose(graphs.effective_resistance(s), graphs.effective_resistance(karate))
+        assert np.array_equal(graphs.spectral_removal(s, 10, np.random.default_rng(2)),
+                              graphs.spectral_removal(karate, 10, np.random.default_rng(2)))
+
+
+def test_remove_edges_keeps_the_input_kind(karate):
+    order = graphs.one_wis(karate, 20)
+    dense = graphs.remove_edges(karate, order)
+    assert isinstance(dense, np.ndarray) and dense.dtype == np.int64
+    s = graphs.remove_edges(sp.csr_array(karate), order)
+    assert sp.issparse(s) and np.array_equal(s.toarray(), dense)
+    g = graphs.remove_edges(graphs.graph(karate), order[:, ::-1])  # (v, u) names the same edge
+    assert isinstance(g, graphs.Graph) and np.array_equal(g.dense(), dense)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vertex_walk_indices_sparse_diagonal_equals_dense_matrix_power(seed):
+    a = random_graph(20, 0.25, seed)
+    a[0] = a[:, 0] = 0  # an isolated vertex: walk index 0
+    for depth in range(1, 7):
+        assert np.array_equal(graphs.vertex_walk_indices(a, depth), graphs._vertex_walk_indices_dense(a, depth))
+
+
+def test_walk_counts_are_exact_beyond_float_precision():
+    """K_60: A_hat = J, so A_hat^9 = 60^8 J and every vertex is on the boundary of {0}."""
+    a = np.ones((60, 60), dtype=np.int64) - np.eye(60, dtype=np.int64)
+    assert graphs.walk_index(a, [0], 10) == 60**10  # > 2^53: counted in int64, not float
+    assert graphs.walk_index(a, [0], 10, target=7) == 60**9
+    with pytest.raises(ValueError, match="overflow"):
+        graphs.walk_index(a, [0], 12)
+
+
 # ---------------------------------------------------------------- 4. failure paths
 @pytest.mark.parametrize("bad, match", [
     (np.array([[0, 1], [0, 0]]), "symmetric"),
@@ -153,6 +243,19 @@ def test_effective_resistance_of_tree_edges_is_one():
 def test_bad_adjacency_raises(bad, match):
     with pytest.raises(ValueError, match=f"adj.*{match}|{match}"):
         graphs.walk_index(bad, [0], 2)
+    if bad.shape[0] == bad.shape[1]:
+        with pytest.raises(ValueError, match=f"adj.*{match}|{match}"):
+            graphs.walk_index(sp.csr_array(bad), [0], 2)
+
+
+def test_bad_sparse_adjacency_raises():
+    dup = sp.coo_array((np.ones(4), ([0, 0, 1, 1], [1, 1, 0, 0])), shape=(2, 2))  # duplicates sum to 2
+    with pytest.raises(ValueError, match="0 and 1"):
+        graphs.edges(dup)
+    zeros = sp.csr_array((np.array([1.0, 0.0, 1.0]), np.array([1, 1, 0]), np.array([0, 2, 3])), shape=(2, 2))
+    assert np.array_equal(graphs.edges(zeros), [[0, 1]])  # explicit zeros are not edges
+    with pytest.raises(ValueError, match="square"):
+        graphs.edges(sp.csr_array((2, 3)))
 
 
 def test_bad_arguments_raise(karate):

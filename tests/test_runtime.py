@@ -84,3 +84,18 @@ def test_progress_is_silent_in_the_build_and_shown_otherwise(monkeypatch, capsys
     monkeypatch.setenv("THEORYLAB_QUIET", "1")
     monkeypatch.delenv("THEORYLAB_BUILD")
     assert runtime.progress(items) is items
+
+
+def test_require_prob_and_array():
+    assert runtime.require_prob("p", 0.25) == 0.25
+    for bad in (1.5, -0.1, float("nan"), True):
+        with pytest.raises(ValueError, match=r"p must be a"):
+            runtime.require_prob("p", bad)
+    arr = runtime.require_array("m", [0.5, 2.0], low=0.0, low_open=True)
+    assert arr.dtype == np.float64 and arr.tolist() == [0.5, 2.0]
+    with pytest.raises(ValueError, match=r"m must hold finite real numbers in \(0.0, inf\]"):
+        runtime.require_array("m", [1.0, 0.0], low=0.0, low_open=True)
+    with pytest.raises(ValueError, match="q"):
+        runtime.require_array("q", [0.2, float("inf")])
+    with pytest.raises(ValueError, match="q"):
+        runtime.require_array("q", ["a"])

@@ -45,6 +45,48 @@ def test_data_tensor_is_the_label_weighted_mean_of_product_states():
     assert np.allclose(tensors.data_tensor(x, y, theta=0.3), want)
 
 
+def test_dyadic_blocks_tile_any_index_set():
+    gen = rng.numpy(0, "blocks")
+    for _ in range(50):
+        idx = np.flatnonzero(gen.random(40) < gen.random())
+        if idx.size == 0:
+            continue
+        blocks = tensors._dyadic_blocks(idx)
+        covered = np.concatenate([np.arange(s, s + size) for s, size in blocks])
+        assert np.array_equal(covered, idx)
+        assert all(size & (size - 1) == 0 and s % size == 0 for s, size in blocks)
+
+
+@pytest.mark.parametrize("budget", [0, 10_000, 256 * 2**20])
+def test_plan_matches_the_explicit_tensor_whatever_it_caches(budget):
+    x, y = _data(6, 24, 8)
+    d = tensors.data_tensor(x, y, theta=0.5)
+    plan = tensors.EntanglementPlan(x, y, theta=0.5, budget=budget)
+    for part in ([0], [0, 1], [0, 1, 2, 3], [2, 5, 7], [4, 5, 6, 7], [1, 3, 4, 6, 7], [0, 1, 2, 3, 4]):
+        assert abs(plan.entanglement(part) - tensors.entanglement(d, part)) < 1e-9
+
+
+def test_data_entanglement_reuses_one_plan_and_its_values_do_not_depend_on_history():
+    x, y = _data(7, 64, 32)
+    parts = [k for ks in tensors.canonical_partitions(32, levels=(1, 2, 3)).values() for k in ks]
+    tensors.clear_cache()
+    first = [tensors.data_entanglement(x, y, k, theta=0.3) for k in parts]
+    plan = next(iter(tensors._PLANS.values()))
+    again = [tensors.data_entanglement(x.copy(), y.copy(), k, theta=0.3) for k in parts[::-1]][::-1]
+    assert next(iter(tensors._PLANS.values())) is plan  # same data, same plan
+    assert first == again  # bit-identical, in any order
+    fresh = [tensors.EntanglementPlan(x, y, theta=0.3).entanglement(k) for k in parts]
+    assert first == fresh
+    batched = np.concatenate(list(tensors.canonical_entanglement(x, y, levels=(1, 2, 3), theta=0.3).values()))
+    assert np.max(np.abs(np.array(first) - batched)) < 1e-10
+    x2 = x.copy()
+    x2[0, 0] = 1.0 - x2[0, 0]  # new data: a new plan, new values
+    tensors.data_entanglement(x2, y, parts[0], theta=0.3)
+    assert next(iter(tensors._PLANS.values())) is not plan and len(tensors._PLANS) == 1
+    tensors.clear_cache()
+    assert not tensors._PLANS
+
+
 # --- identities and invariants ----------------------------------------------------------------------
 def test_product_tensor_has_zero_entanglement():
     gen = rng.numpy(0, "product")

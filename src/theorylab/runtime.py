@@ -60,6 +60,30 @@ def require_float(name: str, value: Any, *, low: float | None = None, high: floa
     return x
 
 
+def require_prob(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a probability, a finite real in [0, 1], else raise ``ValueError``."""
+    return require_float(name, value, low=0.0, high=1.0)
+
+
+def require_array(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                  low_open: bool = False, high_open: bool = False) -> np.ndarray:
+    """Return ``value`` as a float64 array if every entry is finite and within the bounds, else raise ``ValueError``."""
+    lo_b, hi_b = ("(" if low_open else "["), (")" if high_open else "]")
+    span = f" in {lo_b}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi_b}"
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold real numbers{span}; got {value!r}") from None
+    ok = np.isfinite(arr)
+    if low is not None:
+        ok &= arr > low if low_open else arr >= low
+    if high is not None:
+        ok &= arr < high if high_open else arr <= high
+    if not np.all(ok):
+        raise ValueError(f"{name} must hold finite real numbers{span}; got {value!r}")
+    return arr
+
+
 def _range_text(minimum: int | None, maximum: int | None) -> str:
     if minimum is not None and maximum is not None:
         return f" in [{minimum}, {maximum}]"

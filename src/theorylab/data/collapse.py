@@ -14,10 +14,12 @@ multi-generation law and the verifier twin are derivations of the book (chapter
 """
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from scipy import special, stats
+
+from theorylab.runtime import require_int, require_prob
 
 __all__ = [
     "zipf", "tail_cut", "tail_mass", "clean_law", "narrowed_exponent", "narrowed_law", "memorizer_error", "simulate_memorizer",
@@ -29,18 +31,6 @@ _ATOL = 1e-8  # how far from 1 a distribution's sum may be
 
 
 # ----------------------------------------------------------------------------- validation
-def _count(name: str, value, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _prob(name: str, value, low: float = 0.0, high: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not low <= value <= high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
 def _distribution(name: str, value) -> np.ndarray:
     x = np.asarray(value, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
@@ -77,7 +67,7 @@ def zipf(n_items: int, beta: float) -> np.ndarray:
     Args: n_items: N >= 1; beta: tail exponent, > 1 (the laws of the chapter need a finite
     tail mass as N grows). Returns: (N,) float64, decreasing, sums to 1.
     """
-    n_items = _count("n_items", n_items, minimum=1)
+    n_items = require_int("n_items", n_items, minimum=1)
     if isinstance(beta, bool) or not isinstance(beta, Real) or not beta > 1:
         raise ValueError(f"beta must be a number > 1, got {beta!r}")
     w = np.arange(1, n_items + 1, dtype=np.float64) ** (-float(beta))
@@ -91,7 +81,7 @@ def tail_cut(p, k: int) -> np.ndarray:
     Args: p: (N,) distribution sorted by rank; k: 1 <= k <= N. Returns: (N,) distribution.
     """
     p = _distribution("p", p)
-    k = _count("k", k, minimum=1)
+    k = require_int("k", k, minimum=1)
     if k > p.size:
         raise ValueError(f"k must be <= len(p) = {p.size}, got {k}")
     q = np.zeros_like(p)
@@ -105,7 +95,7 @@ def tail_mass(p, k: int) -> float:
     Args: p: (N,) distribution sorted by rank; k: 0 <= k <= N. Returns: a float.
     """
     p = _distribution("p", p)
-    k = _count("k", k)
+    k = require_int("k", k, minimum=0)
     return float(p[k:].sum())
 
 
@@ -221,8 +211,8 @@ def self_consume(p, n_samples: int, generations: int, gen: np.random.Generator) 
     Returns: (N,) distribution q^(n) (zero on every item lost along the way).
     """
     p = _distribution("p", p)
-    n_samples = _count("n_samples", n_samples, minimum=1)
-    generations = _count("generations", generations)
+    n_samples = require_int("n_samples", n_samples, minimum=1)
+    generations = require_int("generations", generations, minimum=0)
     gen = _gen(gen)
     q = p.copy()
     for support, qs in _chain(p, n_samples, generations, gen):
@@ -238,8 +228,8 @@ def simulate_generations_plateau(p, n_samples: int, generations: int, gen: np.ra
     trained on generation n. Args: as :func:`self_consume`. Returns: (generations,) for n = 1..n.
     """
     p = _distribution("p", p)
-    n_samples = _count("n_samples", n_samples, minimum=1)
-    generations = _count("generations", generations, minimum=1)
+    n_samples = require_int("n_samples", n_samples, minimum=1)
+    generations = require_int("generations", generations, minimum=1)
     gen = _gen(gen)
     return np.array([1.0 - p[support].sum() for support, _ in _chain(p, n_samples, generations, gen)])
 
@@ -260,7 +250,7 @@ def generations_plateau(p, n_samples: int, generations, *, exact: bool = True):
     Returns: a float, or an array shaped like ``generations``.
     """
     p = _distribution("p", p)
-    n_samples = _count("n_samples", n_samples, minimum=1)
+    n_samples = require_int("n_samples", n_samples, minimum=1)
     n = np.asarray(generations)
     if n.size == 0 or not np.issubdtype(n.dtype, np.integer) or np.any(n < 1):
         raise ValueError(f"generations must be integers >= 1, got {generations!r}")
@@ -289,8 +279,8 @@ def generations_error(p, n_samples_0: int, generations: int, n_samples):
     Args: p: (N,) distribution; n_samples_0: T_0; generations: n >= 0; n_samples: T.
     """
     p = _distribution("p", p)
-    n_samples_0 = _count("n_samples_0", n_samples_0, minimum=1)
-    generations = _count("generations", generations)
+    n_samples_0 = require_int("n_samples_0", n_samples_0, minimum=1)
+    generations = require_int("generations", generations, minimum=0)
     t = _sizes("n_samples", n_samples)
     p = p[p > 0]
     # generation 0 is p itself: nothing has been lost yet
@@ -306,8 +296,8 @@ def effective_flip(flip: float, keep_correct: float = 1.0, keep_wrong: float = 1
     Reference: the selection model of Feng, Dohmatob, Yang, Charton & Kempe (2025), "Beyond
     model collapse" (label-flip generator, verifier keeping correct / wrong labels).
     """
-    flip = _prob("flip", flip)
-    kc, kw = _prob("keep_correct", keep_correct), _prob("keep_wrong", keep_wrong)
+    flip = require_prob("flip", flip)
+    kc, kw = require_prob("keep_correct", keep_correct), require_prob("keep_wrong", keep_wrong)
     kept = flip * kw + (1 - flip) * kc
     if kept == 0:
         raise ValueError("keep_correct and keep_wrong cannot both reject everything")

@@ -18,32 +18,18 @@ simplified to label flips independent of ``x``; the accuracy formula is our deri
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.special import ndtr
+
+from theorylab.runtime import require_array, require_int
 
 __all__ = ["effective_flip_rate", "bayes_accuracy", "verified_accuracy",
            "simulate_verified_accuracy"]
 
 
-def _prob(name: str, value) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if not np.all((arr >= 0) & (arr <= 1)):
-        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-    return arr
-
-
-def _positive(name: str, value) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if not np.all(np.isfinite(arr) & (arr > 0)):
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return arr
-
-
 def effective_flip_rate(p, psi_correct, psi_wrong) -> np.ndarray:
     r"""Flip rate among verified samples, :math:`p' = p\psi_w / (p\psi_w + (1-p)\psi_c)`."""
-    p, psi_c, psi_w = _prob("p", p), _prob("psi_correct", psi_correct), _prob("psi_wrong", psi_wrong)
+    p, psi_c, psi_w = require_array("p", p, low=0.0, high=1.0), require_array("psi_correct", psi_correct, low=0.0, high=1.0), require_array("psi_wrong", psi_wrong, low=0.0, high=1.0)
     kept = p * psi_w + (1 - p) * psi_c
     if np.any(kept <= 0):
         raise ValueError("the verifier keeps nothing: need p*psi_wrong + (1-p)*psi_correct > 0")
@@ -52,7 +38,7 @@ def effective_flip_rate(p, psi_correct, psi_wrong) -> np.ndarray:
 
 def bayes_accuracy(m) -> np.ndarray:
     r"""Bayes accuracy :math:`\Phi(m)` of the mixture (the sign of :math:`\mu^\top x`)."""
-    return ndtr(_positive("m", m))
+    return ndtr(require_array("m", m, low=0.0, low_open=True))
 
 
 def verified_accuracy(t, p_eff, m, d: int) -> np.ndarray:
@@ -64,10 +50,9 @@ def verified_accuracy(t, p_eff, m, d: int) -> np.ndarray:
     :math:`T\to\infty` it tends to :math:`\Phi(m)` if :math:`p'<1/2` and to :math:`1-\Phi(m)` if
     :math:`p'>1/2`: a breakdown point at :math:`p' = 1/2`.
     """
-    t, m = _positive("t", t), _positive("m", m)
-    p_eff = _prob("p_eff", p_eff)
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
+    t, m = require_array("t", t, low=0.0, low_open=True), require_array("m", m, low=0.0, low_open=True)
+    p_eff = require_array("p_eff", p_eff, low=0.0, high=1.0)
+    d = require_int("d", d, minimum=1)
     a = 1 - 2 * p_eff
     return ndtr(a * m**2 / np.sqrt(a**2 * m**2 + d / t))
 
@@ -80,10 +65,8 @@ def simulate_verified_accuracy(t: int, p_eff: float, m: float, d: int,
     (binomial), :math:`\hat w = (1-2\hat p)\mu + g/\sqrt T`, and only :math:`g^\top\mu/m \sim \mathcal N(0,1)`
     and :math:`\|g\|^2 - (g^\top\mu/m)^2 \sim \chi^2_{d-1}` matter.
     """
-    for name, v, lo in (("t", t, 1), ("d", d, 2), ("reps", reps, 1)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    p_eff, m = float(_prob("p_eff", p_eff)), float(_positive("m", m))
+    t, d, reps = require_int("t", t, minimum=1), require_int("d", d, minimum=2), require_int("reps", reps, minimum=1)
+    p_eff, m = float(require_array("p_eff", p_eff, low=0.0, high=1.0)), float(require_array("m", m, low=0.0, low_open=True))
     a = 1 - 2 * gen.binomial(t, p_eff, size=reps) / t
     along = a * m + gen.standard_normal(reps) / np.sqrt(t)           # w_hat . mu / m
     across = gen.chisquare(d - 1, size=reps) / t                       # |w_hat_perp|^2

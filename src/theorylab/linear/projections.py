@@ -11,17 +11,11 @@ done by a fraction of synthetic labels.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from theorylab.runtime import require_int
+
 __all__ = ["projection_ridge_errors"]
-
-
-def _int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def projection_ridge_errors(w1: np.ndarray, delta: np.ndarray, t: int, widths, p2, sigma: float,
@@ -39,8 +33,8 @@ def projection_ridge_errors(w1: np.ndarray, delta: np.ndarray, t: int, widths, p
     if w1.ndim != 1 or w1.shape != delta.shape:
         raise ValueError("w1 and delta must be 1-d arrays of the same length d")
     d = w1.size
-    t, reps = _int("t", t, 1), _int("reps", reps, 1)
-    widths = np.array([_int("widths", m, 1) for m in np.atleast_1d(widths)])
+    t, reps = require_int("t", t, minimum=1), require_int("reps", reps, minimum=1)
+    widths = np.array([require_int("widths", m, minimum=1) for m in np.atleast_1d(widths)])
     if np.any(np.diff(widths) <= 0):
         raise ValueError(f"widths must be strictly increasing, got {widths!r}")
     p2 = np.atleast_1d(np.asarray(p2, dtype=np.float64))

@@ -23,14 +23,19 @@ eigenvalues of :math:`B^\top Y G_{K^c} Y B` where :math:`B B^\top = G_K` and the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from theorylab.runtime import require_choice, require_float, require_int
+
 __all__ = [
+    "EntanglementPlan",
     "average_entanglement",
     "canonical_entanglement",
     "canonical_partitions",
+    "clear_cache",
     "data_entanglement",
     "data_tensor",
     "embed",
@@ -44,10 +49,7 @@ _MAX_EXPLICIT_FEATURES = 22  # 2**22 float64 entries per sample row is already 3
 
 # ----------------------------------------------------------------------------- validation
 def _check_theta(theta: float) -> float:
-    theta = float(theta)
-    if not (np.isfinite(theta) and 0.0 < theta <= 1.0):
-        raise ValueError(f"theta must be a finite number in (0, 1], got {theta!r}")
-    return theta
+    return require_float("theta", theta, low=0.0, high=1.0, low_open=True)
 
 
 def _check_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,10 +83,8 @@ def _check_part(part: Sequence[int], n: int) -> np.ndarray:
 
 
 def _tree_depth(n_features: int, dims: int) -> int:
-    if dims not in (1, 2):
-        raise ValueError(f"dims must be 1 (binary tree) or 2 (quad-tree), got {dims!r}")
-    if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)):
-        raise ValueError(f"n_features must be an int, got {n_features!r}")
+    require_choice("dims", dims, (1, 2))  # 1: binary tree, 2: quad-tree
+    n_features = require_int("n_features", n_features)
     branching = 2**dims
     depth, size = 0, 1
     while size < n_features:
@@ -121,9 +121,7 @@ def canonical_partitions(
     if levels is None:
         levels = range(1, depth + 1)
     levels = list(levels)
-    for lev in levels:
-        if isinstance(lev, bool) or not isinstance(lev, (int, np.integer)) or not 1 <= lev <= depth:
-            raise ValueError(f"levels must be integers in 1..{depth}, got {lev!r}")
+    levels = [require_int("levels", lev, minimum=1, maximum=depth) for lev in levels]
     out: dict[int, list[np.ndarray]] = {}
     for lev in levels:
         if dims == 1:
@@ -255,6 +253,100 @@ def _qe_split(x: np.ndarray, y: np.ndarray, idx: np.ndarray, g_side: np.ndarray 
     return _qe_from_factor(_factor(g_side), y, g_rest)
 
 
+def _dyadic_blocks(idx: np.ndarray) -> list[tuple[int, int]]:
+    """Split sorted distinct indices into maximal aligned blocks [s, s + 2^k): (s, 2^k) pairs."""
+    blocks = []
+    runs = np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1)
+    for run in runs:
+        s, e = int(run[0]), int(run[-1]) + 1
+        while s < e:
+            size = s & -s if s else 1 << (e - s).bit_length()
+            while s + size > e:
+                size //= 2
+            blocks.append((s, size))
+            s += size
+    return blocks
+
+
+class EntanglementPlan:
+    r"""Shares the work of :func:`data_entanglement` across partitions of the same data.
+
+    The Gram matrix of a feature set is the entrywise product of those of its parts, so the plan
+    keeps :math:`G_S` for aligned dyadic blocks of features, :math:`S = [s, s + 2^k)`, each the
+    product of its two halves, and builds :math:`G_K`, :math:`G_{K^c}` from the few blocks that
+    tile them. The first partition costs :math:`O(M^2 N)` as before; every later one costs a few
+    :math:`M \times M` products and one eigendecomposition, so looping over the canonical
+    partitions costs about as much as :func:`canonical_entanglement`. Blocks of at least
+    ``N / 2^k`` features are kept, k as large as ``budget`` bytes allow.
+
+    Usage: ``plan = EntanglementPlan(x, y, theta=theta)``; ``plan.entanglement(part)``. The
+    function :func:`data_entanglement` keeps one plan for the last data it saw.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, *, theta: float = 0.085,
+                 budget: int = 128 * 2**20):
+        self.theta = _check_theta(theta)
+        self.x, self.y = _check_xy(x, y)
+        m, n = self.x.shape
+        fit = max(int(budget) // (8 * m * m), 0)  # number of M x M blocks the budget holds
+        levels = max((fit + 2).bit_length() - 2, 0)  # 2 + 4 + ... + 2^levels <= fit
+        self.min_cached = max(n >> levels, 1) if levels else n + 1
+        self._blocks: dict[tuple[int, int], np.ndarray] = {}
+
+    def _block(self, start: int, size: int) -> np.ndarray:
+        key = (start, size)
+        if key in self._blocks:
+            return self._blocks[key]
+        if size < max(self.min_cached, 2) or size <= 8:  # small: straight from the features
+            g = _gram(self.x, np.arange(start, start + size), self.theta)
+        else:
+            half = size // 2
+            g = self._block(start, half) * self._block(start + half, half)
+        if size >= self.min_cached:
+            self._blocks[key] = g
+        return g
+
+    def gram(self, idx: np.ndarray) -> np.ndarray:
+        """G_S for sorted distinct feature indices S: the product of the blocks that tile S."""
+        blocks = _dyadic_blocks(np.asarray(idx, dtype=np.int64))
+        g = self._block(*blocks[0]).copy()
+        for b in blocks[1:]:
+            g *= self._block(*b)
+        return g
+
+    def entanglement(self, part: Sequence[int]) -> float:
+        """QE (nats) under the partition (part, rest); see :func:`data_entanglement`."""
+        x, y = self.x, self.y
+        idx = _check_part(part, x.shape[1])
+        rest = np.setdiff1d(np.arange(x.shape[1]), idx)
+        if idx.size > rest.size:  # factor the smaller side: the explicit route is cheaper there
+            idx, rest = rest, idx
+        idx = np.sort(idx)
+        g_side = None if 2 ** idx.size < x.shape[0] else self.gram(idx)
+        return _qe_split(x, y, idx, g_side, self.gram(rest), self.theta)
+
+
+_PLANS: dict[tuple, EntanglementPlan] = {}  # the last data seen by data_entanglement
+
+
+def _plan_for(x: np.ndarray, y: np.ndarray, theta: float) -> EntanglementPlan:
+    xs = np.ascontiguousarray(x, dtype=np.float64)
+    ys = np.ascontiguousarray(y, dtype=np.float64)
+    digest = hashlib.blake2b(memoryview(xs).cast("B"), digest_size=16)
+    digest.update(memoryview(ys).cast("B"))
+    key = (xs.shape, ys.shape, float(theta), digest.hexdigest())
+    plan = _PLANS.get(key)
+    if plan is None:
+        _PLANS.clear()
+        plan = _PLANS[key] = EntanglementPlan(xs, ys, theta=theta)
+    return plan
+
+
+def clear_cache() -> None:
+    """Forget the plan that :func:`data_entanglement` keeps for the last data (frees its memory)."""
+    _PLANS.clear()
+
+
 def data_entanglement(
     x: np.ndarray, y: np.ndarray, part: Sequence[int], *, theta: float = 0.085
 ) -> float:
@@ -264,7 +356,9 @@ def data_entanglement(
                \quad B B^\top = G_K
 
     Reference: Alexander et al. (2023) and their released code, which also works with Gram
-    matrices. Cost O(M^2 N + M^3); the 2^N tensor is never formed.
+    matrices. Cost O(M^2 N + M^3) for the first partition of a data set; the 2^N tensor is never
+    formed. Later calls on the same ``(x, y, theta)`` (recognised by a hash of the values) reuse
+    the Gram matrices of feature blocks through an :class:`EntanglementPlan`: O(M^3) each.
 
     Args:
         x: (M, N) features scaled to [0, 1] (see :func:`scale_unit`).
@@ -276,11 +370,8 @@ def data_entanglement(
     """
     theta = _check_theta(theta)
     x, y = _check_xy(x, y)
-    idx = _check_part(part, x.shape[1])
-    rest = np.setdiff1d(np.arange(x.shape[1]), idx)
-    if idx.size > rest.size:  # factor the smaller side: the explicit route is cheaper there
-        idx, rest = rest, idx
-    return _qe_split(x, y, idx, None, _gram(x, rest, theta), theta)
+    _check_part(part, x.shape[1])
+    return _plan_for(x, y, theta).entanglement(part)
 
 
 def canonical_entanglement(

@@ -22,15 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import xlogy
 
+from theorylab.runtime import require_int
 from theorylab.structure.tensors import _tree_depth, canonical_partitions, entropy
 
 __all__ = ["hierarchical_truncation", "tree_tensor", "width_bounds"]
-
-
-def _check_width(width: int, name: str = "width") -> int:
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"{name} must be a positive int, got {width!r}")
-    return int(width)
 
 
 def _check_tensor(tensor: np.ndarray) -> np.ndarray:
@@ -61,8 +56,8 @@ def tree_tensor(n_features: int, width: int, *, gen: np.random.Generator, leaf_d
         the contracted tensor, shape (leaf_dim,) * N.
     """
     _tree_depth(n_features, 1)
-    width = _check_width(width)
-    leaf_dim = _check_width(leaf_dim, "leaf_dim")
+    width = require_int("width", width, minimum=1)
+    leaf_dim = require_int("leaf_dim", leaf_dim, minimum=1)
     nodes = [gen.standard_normal((leaf_dim, width)) for _ in range(n_features)]  # (D^size, R) each
     while len(nodes) > 2:
         nodes = [np.einsum("ip,jq,pqr->ijr", a, b, gen.standard_normal((width,) * 3)).reshape(-1, width)
@@ -99,7 +94,7 @@ def hierarchical_truncation(tensor: np.ndarray, width: int) -> np.ndarray:
         :math:`A_{\mathcal H}`, same shape as A, of rank <= R across every canonical partition.
     """
     a = _check_tensor(tensor)
-    width = _check_width(width)
+    width = require_int("width", width, minimum=1)
     parts = canonical_partitions(a.ndim, dims=1)
     bases = []
     for lev in sorted(parts):
@@ -186,7 +181,7 @@ def width_bounds(tensor: np.ndarray, widths: Sequence[int]) -> pd.DataFrame:
         and ``rank_excess``.
     """
     a = _check_tensor(tensor)
-    widths = [_check_width(w, "widths") for w in widths]
+    widths = [require_int("widths", w, minimum=1) for w in widths]
     if not widths:
         raise ValueError("widths must contain at least one width")
     a = a / np.linalg.norm(a)
