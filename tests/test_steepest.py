@@ -91,3 +91,39 @@ def test_bad_arguments():
         sd.train_linear(np.ones((1, 2, 2)), np.ones((1, 2)), "l2", 0.0, 10)
     with pytest.raises(ValueError, match="norm"):
         sd.direction(np.ones(3), "l3")
+
+
+def _naive_adam(x, y, lr, steps, betas, eps):
+    """Adam on grad L = L * grad log L formed explicitly (float64): the reference implementation."""
+    b1, b2 = betas
+    w = np.zeros((x.shape[0], x.shape[2]))
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t in range(1, steps + 1):
+        log_l, g = sd.log_loss_linear(w, x, y)
+        g = g * np.exp(log_l)[:, None]
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = w - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    return w
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-3])
+def test_adam_matches_the_textbook_update_before_underflow(eps):
+    gen = np.random.default_rng(5)
+    x, y = gen.standard_normal((2, 12, 4)), np.sign(gen.standard_normal((2, 12)))
+    run = sd.train_linear(x, y, "adam", lr=0.05, steps=300, record_every=300, betas=(0.9, 0.95), eps=eps)
+    assert np.allclose(run["adam"].theta[-1], _naive_adam(x, y, 0.05, 300, (0.9, 0.95), eps), rtol=1e-9, atol=1e-12)
+
+
+def test_adam_keeps_moving_after_the_loss_underflows():
+    """Far past L = 1e-308 the textbook update is frozen (0/0 or 0); the library's keeps its sign-like steps."""
+    gen = np.random.default_rng(6)
+    x = gen.standard_normal((1, 20, 5))
+    y = np.sign(x[..., 0])
+    x = 50.0 * x  # large margins per step; beta2 = 0.01 lets -log L grow by up to -ln(0.01)/2 = 2.3 per step
+    run = sd.train_linear(x, y, "adam", lr=0.1, steps=1500, record_every=100, betas=(0.0, 0.01))["adam"]
+    assert -run.log_loss[-1, 0] > 1000 and np.isfinite(run.theta).all()
+    late_steps = mg.norm_of(np.diff(run.theta[-3:], axis=0)[:, 0], "linf") / 100
+    assert (late_steps > 0.02).all() and (late_steps <= 0.1 + 1e-12).all()  # net drift: sign-like steps
+    naive = _naive_adam(x, y, 0.1, 1500, (0.0, 0.01), 0.0)
+    assert not np.isfinite(naive).all() or mg.norm_of(naive - run.theta[-1], "linf").max() > 1.0

@@ -81,11 +81,27 @@ class Trajectory:
 
 
 def _adam_direction(g: np.ndarray, state: dict, t: int, betas: tuple[float, float], eps: float) -> np.ndarray:
+    r"""Adam's step :math:`\hat m_t/(\sqrt{\hat v_t} + \epsilon)` for the true gradient :math:`L_t g`, g = grad log L.
+
+    ``state["log_l"]`` holds :math:`\log L_t`. The moments are stored as :math:`m = e^{\sigma} m'` and
+    :math:`v = e^{2\sigma} v'` with a per-run log-scale :math:`\sigma` renormalized every step so that
+    :math:`\max_j v'_j = 1`: they stay finite after :math:`L` (below 1e-308) or :math:`g^2` underflows,
+    and the step, which depends only on ratios, is Adam's on :math:`\nabla L` (exactly so for ``eps = 0``).
+    """
     b1, b2 = betas
-    state["m"] = b1 * state["m"] + (1 - b1) * g
-    state["v"] = b2 * state["v"] + (1 - b2) * g * g
+    log_l = state["log_l"][:, None]
+    sigma = np.maximum(state.get("log_scale", log_l), log_l)  # the new term is at most scale 1
+    shrink = np.exp(state.get("log_scale", sigma) - sigma)
+    rel = np.exp(log_l - sigma)  # L_t / e^sigma <= 1 (0 when negligible, as in Adam)
+    m = b1 * state["m"] * shrink + (1 - b1) * rel * g
+    v = b2 * state["v"] * shrink**2 + (1 - b2) * (rel * g) ** 2
+    c = np.sqrt(v.max(axis=-1, keepdims=True))
+    c = np.where(c > 0, c, 1.0)
+    state["m"], state["v"], state["log_scale"] = m / c, v / c**2, sigma + np.log(c)
     m_hat, v_hat = state["m"] / (1 - b1 ** t), state["v"] / (1 - b2 ** t)
-    return m_hat / (np.sqrt(v_hat) + eps)
+    with np.errstate(over="ignore"):  # eps / e^sigma = inf once the scale underflows: the step is 0
+        eps_rel = eps * np.exp(-state["log_scale"]) if eps else 0.0
+    return m_hat / (np.sqrt(v_hat) + eps_rel)
 
 
 def _run(theta0: np.ndarray, loss_and_grad, algorithms: Sequence[str], lr: float, steps: int,
@@ -110,9 +126,9 @@ def _run(theta0: np.ndarray, loss_and_grad, algorithms: Sequence[str], lr: float
             break
         for k, a in enumerate(algorithms):
             rows = slice(k * s, (k + 1) * s)
-            if a == "adam":  # Adam sees the true gradient grad L = L * grad log L
-                true_g = g[rows] * np.exp(log_l[rows])[:, None]
-                theta[rows] -= lr * _adam_direction(true_g, state, t + 1, betas, eps)
+            if a == "adam":  # Adam sees the true gradient grad L = L * grad log L, kept relative to L
+                state["log_l"] = log_l[rows]
+                theta[rows] -= lr * _adam_direction(g[rows], state, t + 1, betas, eps)
             else:
                 theta[rows] -= lr * direction(g[rows], a)
     th, ls = np.stack(rec_theta), np.stack(rec_loss)
@@ -126,8 +142,9 @@ def train_linear(x: np.ndarray, y: np.ndarray, algorithms: str | Sequence[str], 
     r"""Normalized steepest descent (``"l2"``, ``"linf"``, ``"l1"``) or Adam on a linear model, from w = 0.
 
     Steepest descent steps :math:`w \leftarrow w - \eta\, u(\nabla L)` have length ``lr`` in the
-    algorithm's norm. Adam (``"adam"``) uses the true gradient and bias correction; ``eps = 0``
-    makes it invariant to the gradient's scale (its first step is a sign-descent step).
+    algorithm's norm. Adam (``"adam"``) uses the true gradient and bias correction, with its moments
+    stored relative to the loss so that they survive the underflow of L (see ``_adam_direction``);
+    ``eps = 0`` makes it invariant to the gradient's scale (its first step is a sign-descent step).
     Args: x (S, n, d), y (S, n). Returns: one :class:`Trajectory` per algorithm (theta = w, (R, S, d)).
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
