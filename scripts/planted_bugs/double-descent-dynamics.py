@@ -5,7 +5,7 @@ the computation behind the chapter's claims at the fast-profile sizes (base seed
 claims fail (at least two bugs for each core formula: the mode solution, the Marchenko-Pastur
 average, the finite-size limit). A bug that no claim catches is a hole in the chapter. Run:
 
-    PYTHONPATH=src .venv/bin/python scripts/planted_bugs_double_descent.py
+    PYTHONPATH=src .venv/bin/python scripts/planted_bugs/double-descent-dynamics.py
 """
 
 from __future__ import annotations

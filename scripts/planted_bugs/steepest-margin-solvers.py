@@ -1,6 +1,6 @@
 """Plant plausible bugs in theorylab.optim and check that some claim of `steepest-margin` fails.
 
-Run: ``PYTHONPATH=src .venv/bin/python scripts/planted_bugs_steepest_margin.py [bug ...]``.
+Run: ``PYTHONPATH=src .venv/bin/python scripts/planted_bugs/steepest-margin-solvers.py [bug ...]``.
 Each bug patches one library function, re-runs the chapter's code (fast profile, seed 0) in a fresh
 process, and prints the claims that failed. A bug that leaves every claim green is reported as
 MISSED and the script exits with status 1.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jupytext
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTER = ROOT / "notebooks" / "steepest-margin.md"
 
 # name -> code run after the imports and before the chapter (patches module attributes)
