@@ -76,20 +76,31 @@ def _main(args: argparse.Namespace) -> int:
         seed = int(args.seed) if args.seed.lstrip("-").isdigit() else args.seed
         parameters = build.validate_parameters(args.profile, seed, args.device)
         selected = build.select(build.chapters(), args.only)
-        if args.jobs is not None and args.jobs < 1:
-            raise ValueError(f"jobs must be an integer >= 1; got {args.jobs}")
-        timeout = parse_timeout(args.timeout)
+        timeout = _jobs_and_timeout(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # one build per checkout: the chapters and the HTML
+    return _locked(build, lambda: _build(build, args, selected, parameters, timeout))
 
+
+def _jobs_and_timeout(args: argparse.Namespace) -> float | str | None:
+    """Check ``--jobs`` and parse ``--timeout`` (a ``ValueError`` names the bad option)."""
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1; got {args.jobs}")
+    return parse_timeout(args.timeout)
+
+
+def _locked(execute, work) -> int:
+    """Run ``work()`` holding the checkout's build lock: exit 3 when another build holds it, and
+    128 + signal when interrupted."""
     try:
-        with build.lock():  # one build per checkout: the chapters and the HTML
-            return _build(build, args, selected, parameters, timeout)
-    except build.Busy as exc:
+        with execute.lock():
+            return work()
+    except execute.Busy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except build.Interrupted as exc:
+    except execute.Interrupted as exc:
         return interrupted(exc)
 
 
@@ -153,20 +164,11 @@ def _calibrate(args: argparse.Namespace) -> int:
         seeds = calibrate.parse_seeds(args.seeds)
         execute.validate_parameters(args.profile, seeds[0], args.device)
         selected = execute.select(execute.chapters(), args.only)
-        if args.jobs is not None and args.jobs < 1:
-            raise ValueError(f"jobs must be an integer >= 1; got {args.jobs}")
-        timeout = parse_timeout(args.timeout)
+        timeout = _jobs_and_timeout(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        with execute.lock():
-            return _calibrate_all(calibrate, execute, args, seeds, selected, timeout)
-    except execute.Busy as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except execute.Interrupted as exc:
-        return interrupted(exc)
+    return _locked(execute, lambda: _calibrate_all(calibrate, execute, args, seeds, selected, timeout))
 
 
 def _calibrate_all(calibrate, execute, args, seeds, selected, timeout) -> int:
