@@ -27,10 +27,11 @@ def chapters() -> list[build.Chapter]:
 
 @pytest.fixture(scope="session")
 def executions(chapters) -> dict[tuple[str, str], dict]:
-    """Every chapter at seeds 0, 1 and 2, plus a second seed-0 run of the quickest chapter (determinism),
-    in one pool ordered longest first; records by (slug, "fast-cpu-seed<n>[-again]")."""
+    """Every chapter at seeds 0, 1 and 2 (kernels forked from the zygote), plus a second seed-0 run of
+    the quickest chapter in a cold kernel (determinism, and warm = cold), in one pool ordered longest
+    first; records by (slug, "fast-cpu-seed<n>[-again]")."""
     todo = [build.Job(c, {**FAST, "seed": s}) for c in chapters for s in SEEDS]
-    todo.append(build.Job(quickest(chapters), FAST, variant="again"))
+    todo.append(build.Job(quickest(chapters), FAST, variant="again", cold=True))
     return build.run_jobs(todo, jobs=JOBS, echo=lambda s: print(s, flush=True),
                           line_of=lambda job, r, i, n: f"[{i}/{n}] {job.chapter.slug} {job.name}: "
                                                        f"{'cached' if r.get('cached') else r['status']} "
