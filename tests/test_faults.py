@@ -181,6 +181,7 @@ def test_a_dying_kernel_is_reported_as_such_and_the_others_finish(tmp_path):
     report = json.loads((root / "book" / "_build" / "reproducibility.json").read_text())
     dies = next(r for r in report["chapters"] if r["slug"] == "dies")
     assert dies["error"]["ename"] == "DeadKernelError"
+    assert dies["kernel"] == "warm", "two executions: both kernels forked from the zygote"
     assert "SIGKILL" in dies["error"]["evalue"] and f"cell {dies['error']['cell']}" in dies["error"]["evalue"]
     assert "os.kill" in dies["error"]["source"]
 

@@ -7,7 +7,7 @@ imports the package itself, from the checkout's current files) and then waits. F
 it ``fork()``s a child which becomes the Jupyter kernel: it starts its own session (so the build can
 kill its whole process group), takes the log file as stdout/stderr, the chapter's folder as working
 directory and the kernel's environment, draws fresh entropy where a cold interpreter would (Python's
-``random``, numpy's global generator), and runs ``ipykernel`` as ``python -m ipykernel_launcher -f
+``random``, numpy's global generator, torch's CPU generator), and runs ``ipykernel`` as ``python -m ipykernel_launcher -f
 <connection file>`` would. Every execution therefore starts from the same clean post-import state
 and shares nothing with any other execution; nothing it does can reach the zygote.
 
@@ -105,6 +105,8 @@ def _child(request: dict[str, Any], fds: list[int], keep_closed: list[int]) -> N
         random.seed()  # fresh entropy, as a cold interpreter draws at start
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()  # numpy's global generator: fresh entropy, as at import
+        if "torch" in sys.modules:
+            sys.modules["torch"].default_generator.seed()  # torch's CPU generator: likewise (CUDA's start lazily)
         sys.argv = [request["launcher"], *request["argv"]]
         from ipykernel import kernelapp
 
