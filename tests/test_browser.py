@@ -1,4 +1,7 @@
-"""The built site in a real Chromium with no network: charts draw, math typesets, nothing leaves the site."""
+"""The built site in a real Chromium with no network: charts draw, math typesets, nothing leaves the site.
+
+A chapter page is loaded twice, at a phone's width and a desktop's, and each load carries every check
+(offline rendering and chart fit), so the browser's work grows by two page loads per chapter."""
 
 from __future__ import annotations
 
@@ -50,61 +53,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def pages() -> list[str]:
-    return ["index.html", "book/notation.html", "book/syllabus.html", "book/reproducibility.html", "book/references.html"] + [
-        f"notebooks/{c.slug}.html" for c in build.chapters()]
+    """Every page that is not a chapter (chapters: see :func:`chapter_pages`)."""
+    return ["index.html", "book/notation.html", "book/syllabus.html", "book/reproducibility.html", "book/references.html"]
 
 
-@pytest.mark.parametrize("page", pages())
-def test_page_renders_offline(browser, server, page):
-    context = browser.new_context()
-    outside, console, errors, failed = [], [], [], []
-
-    def route(r):
-        if r.request.url.startswith(server) or r.request.url.startswith("data:"):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    tab = context.new_page()
-    tab.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.on("requestfailed", lambda r: failed.append(r.url))
-    tab.goto(f"{server}/{page}", wait_until="load")
-    if tab.locator("script[src*='mathjax']").count():  # Sphinx loads MathJax only on pages with math
-        tab.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
-        tab.evaluate("() => MathJax.startup.promise")
-    charts = tab.locator("[id^=altair-viz-]")
-    for i in range(charts.count()):
-        charts.nth(i).locator("svg.marks, canvas.marks").first.wait_for(timeout=20_000)
-    n_math = tab.locator("mjx-container").count()
-    n_err = tab.locator("mjx-merror").count()
-    context.close()
-
-    assert not outside, f"requests left the site: {outside}"
-    assert not errors, f"page errors: {errors}"
-    assert not console, f"console errors: {console}"
-    assert not failed, f"failed requests: {failed}"
-    assert n_err == 0, "MathJax could not typeset some math"
-    if page.startswith("notebooks/") or page == "book/notation.html":
-        assert n_math > 0, "no typeset math on a page that has math"
-    if page.startswith("notebooks/"):
-        assert _chart_count(page) > 0, "a chapter without a chart"
-
-
-def _chart_count(page: str) -> int:
-    return (build.BUILD / "html" / page).read_text().count('id="altair-viz-')
-
-
-def _open(browser, server, page, width):
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
-    tab = context.new_page()
-    errors = []
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.goto(f"{server}/{page}", wait_until="load")
-    return context, tab, errors
+def chapter_pages() -> list[str]:
+    return [f"notebooks/{c.slug}.html" for c in build.chapters()]
 
 
 # each chart: its drawn width (the SVG's own width, before any CSS scaling), its column's width, and
@@ -119,23 +73,87 @@ _MEASURE = """() => [...document.querySelectorAll('[id^=altair-viz-]')].map(div 
 })"""
 
 
-@pytest.mark.parametrize("width", [400, 1280])
-@pytest.mark.parametrize("page", [f"notebooks/{c.slug}.html" for c in build.chapters()])
-def test_charts_fit_their_column(browser, server, page, width):
-    context, tab, errors = _open(browser, server, page, width)
+def visit(browser, server, page: str, width: int = 1280) -> dict:
+    """Load ``page`` once at ``width`` px with the network cut off outside the site; wait for MathJax
+    and every chart; return what the checks need: requests that left the site, page and console
+    errors, failed requests, typeset math and its errors, charts' sizes, sideways overflow."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    seen = {"outside": [], "console": [], "errors": [], "failed": []}
+
+    def route(r):
+        if r.request.url.startswith(server) or r.request.url.startswith("data:"):
+            r.continue_()
+        else:
+            seen["outside"].append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    tab = context.new_page()
+    tab.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    tab.on("requestfailed", lambda r: seen["failed"].append(r.url))
+    tab.goto(f"{server}/{page}", wait_until="load")
+    if tab.locator("script[src*='mathjax']").count():  # Sphinx loads MathJax only on pages with math
+        tab.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+        tab.evaluate("() => MathJax.startup.promise")
     charts = tab.locator("[id^=altair-viz-]")
     for i in range(charts.count()):
-        charts.nth(i).locator("svg.marks").first.wait_for(timeout=20_000)
-    tab.wait_for_timeout(300)  # a chart that overflowed on its first draw is drawn again, narrower
-    sizes = tab.evaluate(_MEASURE)
-    overflow = tab.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        charts.nth(i).locator("svg.marks, canvas.marks").first.wait_for(timeout=20_000)
+    if charts.count():
+        tab.wait_for_timeout(300)  # a chart that overflowed on its first draw is drawn again, narrower
+    seen.update(math=tab.locator("mjx-container").count(), math_errors=tab.locator("mjx-merror").count(),
+                sizes=tab.evaluate(_MEASURE),
+                overflow=tab.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
     context.close()
-    assert not errors, errors
+    return seen
+
+
+def assert_renders_offline(seen: dict) -> None:
+    assert not seen["outside"], f"requests left the site: {seen['outside']}"
+    assert not seen["errors"], f"page errors: {seen['errors']}"
+    assert not seen["console"], f"console errors: {seen['console']}"
+    assert not seen["failed"], f"failed requests: {seen['failed']}"
+    assert seen["math_errors"] == 0, "MathJax could not typeset some math"
+
+
+@pytest.mark.parametrize("page", pages())
+def test_page_renders_offline(browser, server, page):
+    seen = visit(browser, server, page)
+    assert_renders_offline(seen)
+    if page == "book/notation.html":
+        assert seen["math"] > 0, "no typeset math on a page that has math"
+
+
+@pytest.mark.parametrize("width", [400, 1280])
+@pytest.mark.parametrize("page", chapter_pages())
+def test_chapter_renders_offline_and_its_charts_fit(browser, server, page, width):
+    """One load per chapter and width (a phone's, a desktop's) carries every check: nothing leaves the
+    site, no page or console error, no failed request, math typeset, every chart drawn, and each
+    chart within its column with its legends on screen and no sideways scrolling."""
+    seen = visit(browser, server, page, width)
+    assert_renders_offline(seen)
+    assert seen["math"] > 0, "no typeset math on a page that has math"
+    assert _chart_count(page) > 0, "a chapter without a chart"
+    sizes = seen["sizes"]
     assert sizes and all(s["drawn"] > 0 for s in sizes), sizes
     too_wide = [s for s in sizes if s["drawn"] > s["column"] + 1]
     assert not too_wide, f"charts wider than their column at {width} px: {too_wide}"
     assert all(s["legends_inside"] for s in sizes), f"a legend is off-screen at {width} px: {sizes}"
-    assert overflow <= 1, f"the page scrolls sideways by {overflow} px at {width} px"
+    assert seen["overflow"] <= 1, f"the page scrolls sideways by {seen['overflow']} px at {width} px"
+
+
+def _chart_count(page: str) -> int:
+    return (build.BUILD / "html" / page).read_text().count('id="altair-viz-')
+
+
+def _open(browser, server, page, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    tab = context.new_page()
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.goto(f"{server}/{page}", wait_until="load")
+    return context, tab, errors
 
 
 def test_report_table_scrolls_inside_the_column(browser, server):
