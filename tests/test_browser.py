@@ -1,7 +1,13 @@
 """The built site in a real Chromium with no network: charts draw, math typesets, nothing leaves the site.
 
-A chapter page is loaded twice, at a phone's width and a desktop's, and each load carries every check
-(offline rendering and chart fit), so the browser's work grows by two page loads per chapter."""
+Every chapter page is loaded at a phone's width (400 px) with every check (offline rendering and
+chart fit). At a desktop's width (1280 px) a chapter is checked when its page can have changed: its
+source, or a module it imports, changed in the last commit (for a merge: everything it merged); and
+every chapter is, when anything else changed (the charts, the theme, the build, the requirements...),
+when the change cannot be told (no history), with ``THEORYLAB_BROWSER=all``, or while the book has
+at most ``DESKTOP_SAMPLE`` chapters. Otherwise ``DESKTOP_SAMPLE`` other chapters, rotating by the
+day, are checked at 1280 px too, so every chapter is seen there within a few days. The browser's
+work grows by one page load per chapter."""
 
 from __future__ import annotations
 
@@ -124,8 +130,60 @@ def test_page_renders_offline(browser, server, page):
         assert seen["math"] > 0, "no typeset math on a page that has math"
 
 
-@pytest.mark.parametrize("width", [400, 1280])
-@pytest.mark.parametrize("page", chapter_pages())
+DESKTOP_SAMPLE = 12  # chapters checked at 1280 px besides the changed ones (all while the book has <= this)
+# changed files that can alter only the chapters that import them (science modules) or no page at all
+_LOCAL = ("notebooks/", "book/calibration/", "scripts/", "benchmarks/", "tests/test_", "README.md", "CONTRIBUTING.md")
+
+
+def _changed_files() -> list[str] | None:
+    """Files changed by the last commit (against its first parent); None when git cannot tell."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "diff", "--name-only", "HEAD~1", "HEAD"], cwd=build.ROOT, capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=build.ROOT,
+                           capture_output=True, text=True).stdout
+    return out.stdout.split() + [ln[3:].strip() for ln in dirty.splitlines() if ln.strip()]
+
+
+def desktop_chapters(chapters=None, changed: list[str] | None = None, day: int | None = None) -> list[str]:
+    """The slugs of the chapters whose page is checked at 1280 px in this run (see the module's note)."""
+    import datetime as dt
+
+    chapters = build.chapters() if chapters is None else chapters
+    slugs = [c.slug for c in chapters]
+    if os.environ.get("THEORYLAB_BROWSER", "").lower() == "all" or len(slugs) <= DESKTOP_SAMPLE:
+        return slugs
+    changed = _changed_files() if changed is None else changed
+    if changed is None:
+        return slugs
+    package = {p.relative_to(build.ROOT).as_posix(): c.slug for c in chapters for p in build.modules(c)
+               if p.is_relative_to(build.ROOT)}
+    science = {f for f in changed if f in package and not f.startswith("src/theorylab/book/")
+               and f.split("/")[-1] not in ("__init__.py", "charts.py", "claims.py", "runtime.py", "exercises.py")}
+    if any((not f.startswith(_LOCAL) or f == "tests/test_browser.py") and f not in science for f in changed):
+        return slugs  # anything shared may change every page
+    picked = {s for s in slugs if any(f.startswith(f"notebooks/{s}.") for f in changed)}
+    picked |= {c.slug for c in chapters if {p.relative_to(build.ROOT).as_posix() for p in build.modules(c)
+                                            if p.is_relative_to(build.ROOT)} & science}
+    day = dt.date.today().toordinal() if day is None else day
+    start = (day * DESKTOP_SAMPLE) % len(slugs)
+    picked |= {slugs[(start + i) % len(slugs)] for i in range(DESKTOP_SAMPLE)}
+    return [s for s in slugs if s in picked]
+
+
+def _chapter_loads() -> list[tuple[str, int]]:
+    desktop = set(desktop_chapters())
+    return [(f"notebooks/{c.slug}.html", w) for c in build.chapters() for w in (400, 1280)
+            if w == 400 or c.slug in desktop]
+
+
+@pytest.mark.parametrize("page, width", _chapter_loads())
 def test_chapter_renders_offline_and_its_charts_fit(browser, server, page, width):
     """One load per chapter and width (a phone's, a desktop's) carries every check: nothing leaves the
     site, no page or console error, no failed request, math typeset, every chart drawn, and each
@@ -179,3 +237,30 @@ def test_search_ranks_the_chapter_first(browser, server, query, slug):
     first = tab.locator("#search-results li a").first.get_attribute("href")
     context.close()
     assert f"notebooks/{slug}.html" in first, f"first result for {query!r}: {first}"
+
+
+def test_the_desktop_sample_covers_what_changed_and_rotates():
+    """The choice of chapters checked at 1280 px (no browser needed)."""
+    from types import SimpleNamespace
+
+    book = [SimpleNamespace(slug=f"c{i:02d}", source=None) for i in range(30)]
+    mods = {f"c{i:02d}": ([f"src/theorylab/linear/m{i % 3}.py"]) for i in range(30)}
+    original = build.modules
+    build.modules = lambda c: [build.ROOT / m for m in mods[c.slug]] if c.slug in mods else original(c)
+    try:
+        assert len(desktop_chapters(book[:DESKTOP_SAMPLE], changed=[])) == DESKTOP_SAMPLE  # small book: all
+        assert desktop_chapters(book, changed=None) == [c.slug for c in book]  # cannot tell: all
+        for shared in ("src/theorylab/charts.py", "book/_static/x.js", "requirements.txt", "_config.yml",
+                       "src/theorylab/book/site.py", "tests/test_browser.py"):
+            assert len(desktop_chapters(book, changed=[shared])) == 30, shared
+        one = desktop_chapters(book, changed=["notebooks/c07.md", "book/calibration/c07.json"], day=0)
+        assert "c07" in one and len(one) in (DESKTOP_SAMPLE, DESKTOP_SAMPLE + 1)
+        by_module = desktop_chapters(book, changed=["src/theorylab/linear/m1.py"], day=0)
+        assert {f"c{i:02d}" for i in range(1, 30, 3)} <= set(by_module)
+        seen = set()
+        for day in range(3):  # 30 chapters, 12 a day: all seen within three days
+            seen |= set(desktop_chapters(book, changed=[], day=day))
+        assert seen == {c.slug for c in book}
+        assert len(desktop_chapters(book, changed=["tests/test_graphs.py", "README.md"], day=0)) == DESKTOP_SAMPLE
+    finally:
+        build.modules = original
