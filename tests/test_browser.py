@@ -98,7 +98,7 @@ def visit(browser, server, page: str, width: int = 1280) -> dict:
     tab.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: seen["errors"].append(str(e)))
     tab.on("requestfailed", lambda r: seen["failed"].append(r.url))
-    tab.goto(f"{server}/{page}", wait_until="load")
+    tab.goto(f"{server}/{page}", wait_until="load", timeout=90_000)  # a shared, busy machine is slow
     if tab.locator("script[src*='mathjax']").count():  # Sphinx loads MathJax only on pages with math
         tab.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
         tab.evaluate("() => MathJax.startup.promise")
