@@ -236,7 +236,8 @@ def _record(chapter: Chapter, parameters: dict[str, Any], outcome: Any, started:
                               "error": outcome.error, "wall_s": round(outcome.wall_s, 2),
                               "peak_mem_mb": outcome.peak_mem_mb, "claims": claims_from(outcome.nb),
                               "cells_run": outcome.cells_run, "code_cells": outcome.code_cells,
-                              "kernel": "warm" if outcome.warm else "cold"}
+                              "kernel": "warm" if outcome.warm else "cold",
+                              "kernel_start_s": round(outcome.timings.get("kernel_start", 0.0), 2)}
     status = "failed" if outcome.error else "passed"
     if status == "passed" and (not record["claims"] or not all(c["passed"] for c in record["claims"])):
         status = "failed"  # a chapter that checked nothing, or swallowed a failure, does not pass
