@@ -77,7 +77,7 @@ def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     return json.loads(data), fds
 
 
-def _child(request: dict[str, Any], fds: list[int], keep_closed: list[int]) -> None:
+def _child(request: dict[str, Any], fds: list[int], inherited: list[int]) -> None:
     """In the forked child: become the kernel, as ``python -m ipykernel_launcher -f <file>`` would."""
     code = 1
     try:
@@ -85,7 +85,7 @@ def _child(request: dict[str, Any], fds: list[int], keep_closed: list[int]) -> N
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.set_wakeup_fd(-1)
-        for fd in keep_closed:
+        for fd in inherited:  # the zygote's sockets and pipes: none of the kernel's business
             with contextlib.suppress(OSError):
                 os.close(fd)
         os.setsid()  # its own process group: the build kills the kernel and whatever it started
