@@ -27,10 +27,11 @@ def chapters() -> list[build.Chapter]:
 
 @pytest.fixture(scope="session")
 def executions(chapters) -> dict[tuple[str, str], dict]:
-    """Every chapter at seeds 0, 1 and 2, plus a second seed-0 run of the quickest chapter (determinism),
-    in one pool ordered longest first; records by (slug, "fast-cpu-seed<n>[-again]")."""
+    """Every chapter at seeds 0, 1 and 2 (kernels forked from the zygote), plus a second seed-0 run of
+    the quickest chapter in a cold kernel (determinism, and warm = cold), in one pool ordered longest
+    first; records by (slug, "fast-cpu-seed<n>[-again]")."""
     todo = [build.Job(c, {**FAST, "seed": s}) for c in chapters for s in SEEDS]
-    todo.append(build.Job(quickest(chapters), FAST, variant="again"))
+    todo.append(build.Job(quickest(chapters), FAST, variant="again", cold=True))
     return build.run_jobs(todo, jobs=JOBS, echo=lambda s: print(s, flush=True),
                           line_of=lambda job, r, i, n: f"[{i}/{n}] {job.chapter.slug} {job.name}: "
                                                        f"{'cached' if r.get('cached') else r['status']} "
@@ -45,12 +46,29 @@ def records(chapters, executions) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
-def html(records) -> str:
-    """The HTML book built from the executed chapters with warnings as errors; returns the log."""
+def html(records, request) -> str:
+    """The HTML book built from the executed chapters with warnings as errors; returns the log. The
+    student edition is started first and builds alongside (one core each; see ``student_html``)."""
     from theorylab.book import site
 
+    if any("student_html" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        _student.append(site.start_html(strict=True, edition="student", echo=lambda s: print(s, flush=True)))
+        request.addfinalizer(lambda: _student[0]())  # never leave it running
     code = site.build_html(strict=True, echo=lambda s: print(s, flush=True))
     log = (build.BUILD / "html-build.log").read_text()
     assert code == 0, "jupyter-book build -W failed:\n" + "\n".join(
         ln for ln in log.splitlines() if "WARNING" in ln or "ERROR" in ln or "rror" in ln)
     return log
+
+
+_student: list = []  # the student edition's build, started by ``html``
+
+
+@pytest.fixture(scope="session")
+def student_html(html) -> int:
+    """The student edition (no solutions), built with warnings as errors alongside the full book; its exit code."""
+    from theorylab.book import site
+
+    if not _student:
+        _student.append(site.start_html(strict=True, edition="student", echo=lambda s: print(s, flush=True)))
+    return _student[0]()

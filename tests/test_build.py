@@ -130,3 +130,12 @@ def test_editing_one_module_re_runs_only_the_chapters_that_import_it(tmp_path):
     assert "structure/graphs.py" not in mods["regression-collapse"]
     assert "linear/highdim.py" in mods["regression-collapse"] and "claims.py" in mods["regression-collapse"]
     assert not any(m.startswith("book/") for ms in mods.values() for m in ms)
+
+
+def test_a_chapter_s_libraries_include_those_its_modules_import(tmp_path):
+    from theorylab.book import imports
+
+    pkg = _package(tmp_path)
+    (pkg / "sub" / "c.py").write_text("import scipy.sparse as sp\nfrom torch import nn\n")
+    found = imports.libraries(["import numpy as np\n%time x = 1\nfrom theorylab.sub import a", "import altair.vegalite"], pkg)
+    assert found == {"numpy", "altair", "scipy", "torch"}  # not json: claims.py is not imported

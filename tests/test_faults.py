@@ -168,7 +168,7 @@ def test_a_hanging_cell_fails_its_chapter_naming_the_cell_and_the_others_finish(
     stuck = next(r for r in report["chapters"] if r["slug"] == "stuck")
     assert stuck["error"]["ename"] == "Timeout" and "time.sleep(600)" in stuck["error"]["source"]
     assert f"while running cell {stuck['error']['cell']}" in stuck["error"]["evalue"]
-    assert stuck["wall_s"] < 20
+    assert stuck["wall_s"] - stuck["kernel_start_s"] < 20, "the limit counts from the kernel's start-up"
     # a time-out is never served from the cache
     assert state("stuck", build(root, "--timeout", "8").stdout) == "failed"
 
@@ -181,6 +181,7 @@ def test_a_dying_kernel_is_reported_as_such_and_the_others_finish(tmp_path):
     report = json.loads((root / "book" / "_build" / "reproducibility.json").read_text())
     dies = next(r for r in report["chapters"] if r["slug"] == "dies")
     assert dies["error"]["ename"] == "DeadKernelError"
+    assert dies["kernel"] == "warm", "two executions: both kernels forked from the zygote"
     assert "SIGKILL" in dies["error"]["evalue"] and f"cell {dies['error']['cell']}" in dies["error"]["evalue"]
     assert "os.kill" in dies["error"]["source"]
 

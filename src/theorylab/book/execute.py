@@ -111,15 +111,24 @@ def _digest(*parts: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _modules_of(source: bytes) -> tuple[Path, ...]:
+def _cells_of(source: bytes) -> tuple[str, ...]:
     import jupytext
 
     try:
         nb = jupytext.reads(source.decode(), fmt="md:myst")
-        cells = [c.source for c in nb.cells if c.cell_type == "code"]
+        return tuple(c.source for c in nb.cells if c.cell_type == "code")
     except Exception:  # not a notebook: read every line
-        cells = [source.decode(errors="replace")]
-    return tuple(imports.closure(imports.chapter_imports(cells)))
+        return (source.decode(errors="replace"),)
+
+
+@functools.lru_cache(maxsize=512)
+def _modules_of(source: bytes) -> tuple[Path, ...]:
+    return tuple(imports.closure(imports.chapter_imports(list(_cells_of(source)))))
+
+
+def libraries(chapter: Chapter) -> set[str]:
+    """The top-level names of the other libraries a chapter imports (directly or through ``theorylab``)."""
+    return imports.libraries(list(_cells_of(chapter.source.read_bytes())))
 
 
 def modules(chapter: Chapter) -> list[Path]:
@@ -179,11 +188,13 @@ def default_timeout(profile: str) -> float | None:
 class Job:
     """One execution: a chapter with its parameters, in its own slot of the shared cache.
 
-    ``variant`` names a second slot for the same inputs (the test suite's determinism re-run)."""
+    ``variant`` names a second slot for the same inputs (the test suite's determinism re-run);
+    ``cold`` asks for a kernel started from scratch rather than forked from the zygote."""
 
     chapter: Chapter
     parameters: dict[str, Any]
     variant: str = ""
+    cold: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -224,7 +235,9 @@ def _record(chapter: Chapter, parameters: dict[str, Any], outcome: Any, started:
                               "parameters": parameters, "started": started, **context,
                               "error": outcome.error, "wall_s": round(outcome.wall_s, 2),
                               "peak_mem_mb": outcome.peak_mem_mb, "claims": claims_from(outcome.nb),
-                              "cells_run": outcome.cells_run, "code_cells": outcome.code_cells}
+                              "cells_run": outcome.cells_run, "code_cells": outcome.code_cells,
+                              "kernel": "warm" if outcome.warm else "cold",
+                              "kernel_start_s": round(outcome.timings.get("kernel_start", 0.0), 2)}
     status = "failed" if outcome.error else "passed"
     if status == "passed" and (not record["claims"] or not all(c["passed"] for c in record["claims"])):
         status = "failed"  # a chapter that checked nothing, or swallowed a failure, does not pass
@@ -235,7 +248,7 @@ def _record(chapter: Chapter, parameters: dict[str, Any], outcome: Any, started:
 
 
 async def _execute(chapter: Chapter, parameters: dict[str, Any], timeout: float | None,
-                   log: Path | None, context: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+                   log: Path | None, context: dict[str, Any], zygote: Any = None) -> tuple[Any, dict[str, Any]]:
     from .kernel import run_notebook
 
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -249,7 +262,7 @@ async def _execute(chapter: Chapter, parameters: dict[str, Any], timeout: float 
         return nbformat.v4.new_notebook(), _record(chapter, parameters, Outcome(
             nb=nbformat.v4.new_notebook(), error={"cell": None, "ename": type(exc).__name__,
                                                   "evalue": str(exc)[:2000], "source": ""}), started, context)
-    outcome = await run_notebook(nb, cwd=chapter.source.parent, timeout=timeout, log=log)
+    outcome = await run_notebook(nb, cwd=chapter.source.parent, timeout=timeout, log=log, zygote=zygote)
     return outcome.nb, _record(chapter, parameters, outcome, started, context)
 
 
@@ -388,13 +401,20 @@ def lock() -> Iterator[None]:
 # many executions
 
 
+def warm_kernels() -> bool:
+    """Whether executions fork their kernels from a zygote (``THEORYLAB_WARM=0`` starts every kernel cold)."""
+    return os.environ.get("THEORYLAB_WARM", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def run_jobs(todo: list[Job], *, force: bool = False, jobs: int | None = None, timeout: Any = "profile",
              reuse_failed: bool = False, echo: Callable[[str], None] = print,
              line_of: Callable[[Job, dict[str, Any], int, int], str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     """Execute ``todo`` through the shared cache, in one pool of ``jobs`` kernels, longest first.
 
     Every job is keyed by :func:`input_hash`; a complete, agreeing cache entry for the same key is
-    reused (failed ones too when ``reuse_failed``, except time-outs and dead kernels). ``timeout``:
+    reused (failed ones too when ``reuse_failed``, except time-outs and dead kernels). When two or
+    more executions are due, their kernels are forked from one zygote that has imported the heavy
+    libraries once (:mod:`theorylab.book.zygote`; ``Job.cold`` and ``THEORYLAB_WARM=0`` opt out). ``timeout``:
     seconds per execution, None for no limit, "profile" for the profile's default. Raises
     :class:`Interrupted` on Ctrl-C / SIGTERM (after killing every kernel) and :class:`Busy` when
     another build holds the lock. Returns the records by :attr:`Job.key`.
@@ -422,10 +442,21 @@ def run_jobs(todo: list[Job], *, force: bool = False, jobs: int | None = None, t
         run.sort(key=lambda j: (-_estimate(j), order[j.key]))
         context = _context()
 
+        zygote = None
+        if run and warm_kernels() and sum(not j.cold for j in run) >= 2:
+            from .kernel import kernel_env
+            from .zygote import Zygote
+
+            warm = [j for j in run if not j.cold]
+            folders = [j.chapter.source.parent for j in warm]
+            needed = set().union(*(libraries(c) for c in {j.chapter.slug: j.chapter for j in warm}.values()))
+            zygote = Zygote(kernel_env(), cwd=max(set(folders), key=folders.count), libraries=needed)
+
         async def work(job: Job) -> dict[str, Any]:
             limit = default_timeout(job.parameters.get("profile")) if timeout == "profile" else timeout
             try:
-                nb, record = await _execute(job.chapter, job.parameters, limit or None, job.log, context)
+                nb, record = await _execute(job.chapter, job.parameters, limit or None, job.log, context,
+                                            None if job.cold else zygote)
                 _store(nb, record, job.notebook, job.record_path, digests[job.key])
             except Exception as exc:  # a fault of the build itself: report it, run the others
                 record = {"slug": job.chapter.slug, **{k: job.parameters.get(k) for k in ("profile", "seed", "device")},
@@ -448,6 +479,9 @@ def run_jobs(todo: list[Job], *, force: bool = False, jobs: int | None = None, t
                 exc.running = [j.chapter.slug if one else f"{j.chapter.slug} ({j.name})" for j in exc.running]
                 exc.pending = [j.chapter.slug if one else f"{j.chapter.slug} ({j.name})" for j in exc.pending]
                 raise
+            finally:
+                if zygote is not None:
+                    zygote.close()
     return out
 
 

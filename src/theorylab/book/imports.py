@@ -29,8 +29,9 @@ def _file(module: str, package: Path = PACKAGE) -> Path | None:
     return None
 
 
-def _imported(tree: ast.AST, here: str | None) -> set[str]:
-    """Dotted names a syntax tree imports; ``here`` is the importing module's package (relative imports)."""
+def _imported(tree: ast.AST, here: str | None, *, everything: bool = False) -> set[str]:
+    """Dotted names a syntax tree imports; ``here`` is the importing module's package (relative imports);
+    only ``theorylab`` names unless ``everything``."""
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -44,6 +45,8 @@ def _imported(tree: ast.AST, here: str | None) -> set[str]:
                 base = ".".join(up + ([base] if base else []))
             names.add(base)
             names.update(f"{base}.{a.name}" for a in node.names if a.name != "*")
+    if everything:
+        return {n for n in names if n}
     return {n for n in names if n == NAME or n.startswith(NAME + ".")}
 
 
@@ -97,3 +100,24 @@ def closure(names: set[str], package: Path = PACKAGE) -> list[Path]:
                 continue  # the chapter will fail on it anyway; the file's bytes are still keyed
             todo.extend(sorted(_imported(tree, here)))
     return sorted(seen)
+
+
+def libraries(cells: list[str], package: Path = PACKAGE) -> set[str]:
+    """The top-level names of everything else a chapter imports: in its cells and in the ``theorylab``
+    modules it runs (``numpy``, ``torch``, ...; what a warm kernel may import ahead of it)."""
+    trees = []
+    for code in cells:
+        clean = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines())
+        try:
+            trees.append((ast.parse(clean), None))
+        except SyntaxError:
+            continue
+    for path in closure(chapter_imports(cells), package):
+        try:
+            trees.append((ast.parse(path.read_text(), str(path)), None))
+        except (SyntaxError, OSError, ValueError):
+            continue
+    names = set()
+    for tree, here in trees:
+        names |= {n.split(".")[0] for n in _imported(tree, here, everything=True)}
+    return {n for n in names if n != NAME}

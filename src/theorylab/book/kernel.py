@@ -40,6 +40,7 @@ class Outcome:
     peak_mem_mb: float = 0.0
     cells_run: int = 0
     code_cells: int = 0
+    warm: bool = False  # forked from the zygote (see theorylab.book.zygote), else a cold kernel
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -103,17 +104,32 @@ def _death(km: Any) -> str:
     return f"the kernel died: exit code {code}"
 
 
-async def run_notebook(nb: Any, *, cwd: Path, timeout: float | None = None, log: Path | None = None) -> Outcome:
-    """Execute ``nb`` in a fresh kernel; never raises for a failing notebook (CancelledError passes)."""
+def kernel_env() -> dict[str, str]:
+    """A kernel's environment: one thread; THEORYLAB_BUILD keeps progress bars and printed values out of the book."""
+    return {**os.environ, **{v: "1" for v in THREAD_VARS}, "THEORYLAB_BUILD": "1"}
+
+
+async def run_notebook(nb: Any, *, cwd: Path, timeout: float | None = None, log: Path | None = None,
+                       zygote: Any = None) -> Outcome:
+    """Execute ``nb`` in a fresh kernel; never raises for a failing notebook (CancelledError passes).
+
+    With a :class:`~theorylab.book.zygote.Zygote` the kernel is forked from it (a fresh kernel in the
+    zygote's clean post-import state), else started cold; ``Outcome.warm`` says which."""
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     out = Outcome(nb=nb, code_cells=len(code_cells))
-    # one thread per kernel; THEORYLAB_BUILD keeps progress bars and printed values out of the book
-    env = {**os.environ, **{v: "1" for v in THREAD_VARS}, "THEORYLAB_BUILD": "1"}
+    env = kernel_env()
     km = AsyncKernelManager(kernel_name="python3")
+    if zygote is not None:
+        import uuid
+
+        from .zygote import provisioner
+
+        km.kernel_id = str(uuid.uuid4())
+        km.provisioner = provisioner(km, zygote)
     client = NotebookClient(nb, km=km, timeout=None, allow_errors=False, record_timing=False,
                             startup_timeout=STARTUP_TIMEOUT, resources={"metadata": {"path": str(cwd)}})
     current = -1
@@ -128,11 +144,15 @@ async def run_notebook(nb: Any, *, cwd: Path, timeout: float | None = None, log:
         expired.append(True)
         task.cancel()
 
-    deadline = asyncio.get_running_loop().call_later(timeout, expire) if timeout else None
+    deadline = None
     try:
+        # the wall-clock limit covers the cells; start-up has its own (STARTUP_TIMEOUT, and the
+        # zygote's READY_TIMEOUT while it imports the libraries for the whole run)
         await km.start_kernel(cwd=str(cwd), env=env, stdout=logf, stderr=logf)
+        out.warm = bool(getattr(km.provisioner, "warm", False))
         await client.async_start_new_kernel_client()
         out.timings["kernel_start"] = time.perf_counter() - start
+        deadline = asyncio.get_running_loop().call_later(timeout, expire) if timeout else None
         info = await client.async_wait_for_reply(client.kc.kernel_info())
         if info:
             nb.metadata["language_info"] = info["content"].get("language_info", {})

@@ -328,6 +328,13 @@ def build_html(*, strict: bool | None = None, echo=print, edition: str = "full")
     A partial book (``--only`` on a fresh checkout) is built leniently: its unexecuted chapters show
     their code without outputs, and their glued numbers are missing.
     """
+    return start_html(strict=strict, echo=echo, edition=edition)()
+
+
+def start_html(*, strict: bool | None = None, echo=print, edition: str = "full"):
+    """Stage an edition and start Jupyter Book on it in the background; returns a function that waits
+    for it, writes its log and returns the exit code (as :func:`build_html`). Two editions have
+    separate stages and outputs, so they can be built at once (Sphinx uses one core each)."""
     missing = [c.slug for c in chapters() if not c.executed.exists()]
     if strict is None:
         strict = not missing
@@ -342,18 +349,25 @@ def build_html(*, strict: bool | None = None, echo=print, edition: str = "full")
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    log = proc.stdout + proc.stderr
-    log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # no terminal colours in the log
-    if edition != "full":
-        link = html_dir(edition)
-        if not link.exists():
-            link.symlink_to(Path("_build") / "html", target_is_directory=True)
-    (output if edition != "full" else BUILD).joinpath("html-build.log").write_text(log)
-    warnings = [ln for ln in log.splitlines() if "WARNING" in ln or "ERROR" in ln]
-    if strict:
-        for ln in warnings[:40]:
-            echo("  " + ln)
-    elif warnings:
-        echo(f"  {len(warnings)} warnings, from the chapters not executed yet (see {BUILD.name}/html-build.log)")
-    return proc.returncode
+    log_path = (output if edition != "full" else BUILD).joinpath("html-build.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as sink:  # a file, not a pipe: a build in the background never blocks on it
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, text=True, env=env)
+
+    def finish() -> int:
+        proc.wait()
+        log = re.sub(r"\x1b\[[0-9;]*m", "", log_path.read_text(errors="replace"))  # no terminal colours
+        if edition != "full":
+            link = html_dir(edition)
+            if not link.exists():
+                link.symlink_to(Path("_build") / "html", target_is_directory=True)
+        log_path.write_text(log)
+        warnings = [ln for ln in log.splitlines() if "WARNING" in ln or "ERROR" in ln]
+        if strict:
+            for ln in warnings[:40]:
+                echo("  " + ln)
+        elif warnings:
+            echo(f"  {len(warnings)} warnings, from the chapters not executed yet (see {BUILD.name}/html-build.log)")
+        return proc.returncode
+
+    return finish
