@@ -29,7 +29,7 @@ import torch
 
 from ..runtime import require_choice, require_float, require_int
 
-__all__ = ["Abc", "LayerScales", "AbcMLP", "NAMES", "named", "update_exponents", "feature_exponent",
+__all__ = ["Abc", "LayerScales", "AbcMLP", "NAMES", "named", "maximal_update", "update_exponents", "feature_exponent",
            "stable_lr_shift", "regime", "layer_scales", "effective_scales", "train_sgd",
            "first_step_updates"]
 
@@ -61,7 +61,7 @@ def named(name: str, depth: int) -> Abc:
     - ``NTK``: unit-variance parameters, multipliers :math:`n^{-1/2}` after the input layer
       (:math:`a = (0, \tfrac12, \dots)`, :math:`b = 0`, :math:`c = 0`).
     - ``MUP``: the Maximal Update Parametrization, :math:`a = (-\tfrac12, 0, \dots, 0, \tfrac12)`,
-      :math:`b = \tfrac12`, :math:`c = 0` (TP4, Definition 5.1 and Table 3 of TP5 in effective form).
+      :math:`b = \tfrac12`, :math:`c = 0` (TP4, Sec. 5; TP5, Table 3, in effective form).
     """
     require_choice("name", name, NAMES)
     depth = require_int("depth", depth, minimum=1)
@@ -71,6 +71,24 @@ def named(name: str, depth: int) -> Abc:
     if name == "NTK":
         return Abc(name, (0.0,) + half, (0.0,) * (depth + 1), 0.0)
     return Abc(name, (-0.5,) + (0.0,) * (depth - 1) + (0.5,), (0.5,) * (depth + 1), 0.0)
+
+
+def maximal_update(depth: int, c: float = 0.0) -> Abc:
+    r"""Solve for the parametrization whose every layer moves by :math:`\Theta(1)` after one step.
+
+    Impose :func:`update_exponents`' terms one by one: the output layer's own term
+    :math:`1-c-2a_{L+1} = 0`, the backward signal of a Θ(1) feature change :math:`\beta = 1`, the
+    input layer :math:`-c-2a_1-\beta = 0`, each hidden layer :math:`1-c-2a_l-\beta = 0`, and stability
+    at initialisation for the b's. With :math:`c = 0` this is μP (TP4, Sec. 5); other ``c``
+    give the same network by the abc-symmetry.
+    """
+    depth = require_int("depth", depth, minimum=1)
+    c = require_float("c", c)
+    beta = 1.0
+    a_out = (1 - c) / 2
+    a = [-(c + beta) / 2] + [(1 - c - beta) / 2] * (depth - 1) + [a_out]
+    b = [-a[0]] + [0.5 - x for x in a[1:-1]] + [beta - a_out]
+    return Abc("maximal update", tuple(a), tuple(b), c)
 
 
 def _check_init_stable(p: Abc) -> None:
@@ -94,7 +112,7 @@ def update_exponents(p: Abc) -> np.ndarray:
     the input layer meets a fixed-size input (no factor :math:`n`), a hidden layer sums :math:`n`
     *correlated* terms (law of large numbers: a factor :math:`n`), and :math:`W^l\Delta x^{l-1}`
     passes the previous layer's change on. Unrolled, :math:`-e_L = \beta+c-1+\min_l(2a_l+[l=1])`,
-    TP4's :math:`r` (Definition 3.2) with its first term at step 1, when :math:`W^{L+1}` has not moved.
+    TP4's :math:`r` (Sec. 3) with its first term at step 1, when :math:`W^{L+1}` has not moved.
 
     Returns: (L + 1,) array ``[e_1, ..., e_L, e_f]``.
     """
@@ -114,7 +132,7 @@ def feature_exponent(p: Abc) -> float:
     .. math::  r = \min(a_{L+1}+b_{L+1},\ 2a_{L+1}+c) + c - 1 + \min_{1\le l\le L}\big(2a_l + [l = 1]\big)
 
     From the second step on, the backward signal :math:`dx^L = W^{L+1\top}df` also carries the updated
-    output weights, of size :math:`n^{-(2a_{L+1}+c)}`; hence the min. Reference: Yang & Hu (2021), Definition 3.2.
+    output weights, of size :math:`n^{-(2a_{L+1}+c)}`; hence the min. Reference: Yang & Hu (2021), Sec. 3.
     """
     _check_init_stable(p)
     a = np.asarray(p.a, dtype=float)
@@ -123,7 +141,7 @@ def feature_exponent(p: Abc) -> float:
 
 
 def regime(p: Abc) -> str:
-    r"""TP4's classification (Theorem 3.3 and the Dynamical Dichotomy, Corollary 3.9).
+    r"""TP4's classification (stability, nontriviality and the Dynamical Dichotomy, Sec. 3 there).
 
     Stable iff :math:`r\ge0`, :math:`2a_{L+1}+c\ge1` and :math:`a_{L+1}+b_{L+1}+r\ge1`; nontrivial iff
     :math:`2a_{L+1}+c = 1` or :math:`a_{L+1}+b_{L+1}+r = 1`. A stable nontrivial parametrization learns
