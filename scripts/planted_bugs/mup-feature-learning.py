@@ -175,6 +175,61 @@ def _movement_per_unit_rms():
     return patch
 
 
+def _clt_for_correlated_sums():
+    def patch():                                          # referee: a correlated sum of n terms counted as a CLT sum (sqrt n)
+        par = _par()
+
+        def wrong(p):
+            a, beta = np.asarray(p.a, dtype=float), p.a[-1] + p.b[-1]
+            e = [-p.c - 2 * a[0] - beta]
+            for l in range(1, p.depth):
+                e.append(max(e[-1], 0.5 - p.c - 2 * a[l] - beta))
+            e.append(max(0.5 - p.c - 2 * a[-1], 0.5 - beta + e[-1]))
+            return np.array(e)
+        par.update_exponents = wrong
+    return patch
+
+
+def _first_step_moved_output():
+    def patch():                                          # referee: beta replaced by min(beta, 2 a_out + c) at step 1 (as in r)
+        par = _par()
+
+        def wrong(p):
+            a = np.asarray(p.a, dtype=float)
+            beta = min(a[-1] + p.b[-1], 2 * a[-1] + p.c)
+            e = [-p.c - 2 * a[0] - beta]
+            for l in range(1, p.depth):
+                e.append(max(e[-1], 1 - p.c - 2 * a[l] - beta))
+            e.append(max(1 - p.c - 2 * a[-1], 1 - beta + e[-1]))
+            return np.array(e)
+        par.update_exponents = wrong
+    return patch
+
+
+def _effective_lr_multiplier_once():
+    def patch():                                          # referee: effective form trains W at lr m^(-c - a_l), not m^(-c - 2 a_l)
+        par = _par()
+        original = par.layer_scales
+
+        def wrong(p, width, d, base_width):
+            s = original(p, width, d, base_width)
+            return par.LayerScales(np.ones_like(s.multiplier), s.multiplier * s.init_std, s.lr_factor * s.multiplier)
+        par.effective_scales = wrong
+    return patch
+
+
+def _argmin_parabola_sign():
+    def patch():                                          # referee: the parabola's vertex shifted the wrong way
+        from theorylab.nets import metrics
+        original = metrics.refined_argmin
+
+        def wrong(x, y):
+            k = float(x[int(np.argmin(np.where(np.isfinite(y), y, np.inf)))])
+            return 2 * k - original(x, y)
+        metrics.refined_argmin = wrong
+    return patch
+
+
 BUGS = {
     "MUP output multiplier 1/sqrt(n) instead of 1/n (a_out = 0)": (_mup_output(0.0, 0.5), {}),
     "MUP output init 1/sqrt(n) instead of 1/n (b_out = 0)": (_mup_output(0.5, 0.0), {}),
@@ -190,6 +245,11 @@ BUGS = {
     "stability checked on r >= 0 only": (_stability_r_only(), {}),
     "feature movement not normalised by ||H_0||": (_movement_absolute(), FM),
     "feature movement normalised by the batch size": (_movement_per_unit_rms(), FM),
+    # planted by the referee
+    "first-step exponents: correlated sums counted as CLT sums (sqrt n)": (_clt_for_correlated_sums(), CC),
+    "first-step exponents: beta replaced by min(beta, 2 a_out + c)": (_first_step_moved_output(), CC),
+    "effective form: lr multiplier counted once": (_effective_lr_multiplier_once(), dict(stop_after="symmetry_gap")),
+    "best learning rate: parabola vertex on the wrong side": (_argmin_parabola_sign(), {}),
 }
 
 
