@@ -52,7 +52,7 @@ class Abc:
 
 
 def named(name: str, depth: int) -> Abc:
-    r"""The named parametrizations of TP4 (Sec. 3 and Table 1 there) for ``depth`` hidden layers.
+    r"""The named parametrizations of TP4 (Sec. 3 there) for ``depth`` hidden layers.
 
     - ``SP``: standard (fan-in) initialisation, no multipliers, a width-independent learning rate
       (:math:`a = 0`, :math:`b = (0, \tfrac12, \dots, \tfrac12)`, :math:`c = 0`).
@@ -197,7 +197,7 @@ def effective_scales(p: Abc, width: int, d: int, base_width: int) -> LayerScales
     r"""The same network without multipliers: SGD directly on :math:`W^l` (TP5's Table 3 form).
 
     The abc-symmetry :math:`(a, b, c)\to(a+\theta, b-\theta, c-2\theta)` leaves SGD's trajectory of
-    :math:`f` unchanged (TP4, Eq. 5); with :math:`\theta = -a_l` layer by layer, :math:`W^l` starts
+    :math:`f` unchanged (TP4, Sec. 3); with :math:`\theta = -a_l` layer by layer, :math:`W^l` starts
     with standard deviation :math:`m^{-a_l}\sigma_l m^{-b_l}` and trains at learning rate
     :math:`\eta m^{-c-2a_l}`. For μP: input std :math:`d^{-1/2}`, lr :math:`\propto n`; hidden std
     :math:`n^{-1/2}`, lr constant; output std :math:`\propto 1/n`, lr :math:`\propto 1/n`.
