@@ -16,10 +16,13 @@ import inspect
 import signal
 import sys
 import time
+import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _runner  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from theorylab.optim import hsgd  # noqa: E402
 
@@ -69,11 +72,13 @@ def patch_for(old: str, new: str):
     if SOURCE.count(old) != 1:
         raise SystemExit(f"planted bug does not match exactly one place in hsgd.py: {old!r}")
 
+    mod = types.ModuleType("theorylab.optim.hsgd_bug")
+    sys.modules[mod.__name__] = mod                                   # dataclasses look their module up
+    exec(compile(SOURCE.replace(old, new), "hsgd_bug.py", "exec"), mod.__dict__)
+
     def patch() -> None:
-        ns: dict = {"__name__": "theorylab.optim.hsgd_bug"}
-        exec(compile(SOURCE.replace(old, new), "hsgd_bug.py", "exec"), ns)
         for name in hsgd.__all__ + ["_Eigen", "_record_steps"]:
-            setattr(hsgd, name, ns[name])
+            setattr(hsgd, name, getattr(mod, name))
     return patch
 
 
@@ -97,12 +102,13 @@ def main(selected: list[str]) -> int:
         tic = time.perf_counter()
         signal.alarm(LIMIT_S)
         try:
-            buggy = _runner.run("hsgd", patch_for(old, new))
+            patch = patch_for(old, new)                                # a broken patch stops the script here
+            buggy = _runner.run("hsgd", patch)
             caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
             verdict = "CAUGHT by " + ", ".join(caught) if caught else "NOT CAUGHT"
         except _Timeout:
             caught, verdict = [], f"TIMED OUT after {LIMIT_S} s"
-        except Exception as err:                                   # a crash is caught too: the chapter stops
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:   # the chapter itself stops: caught
             caught, verdict = ["(exception)"], f"CAUGHT: the chapter raised {type(err).__name__}: {str(err)[:80]}"
         finally:
             signal.alarm(0)
