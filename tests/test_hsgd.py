@@ -1,11 +1,11 @@
-"""Tests of theorylab.optim.hsgd: the Volterra solver against a closed form, the exact moment recursion
-against Monte-Carlo SGD at k standard errors, the fixed point, gradient descent, and argument checks."""
+"""Tests of theorylab.optim.hsgd: the Volterra solver against a closed form, the fixed point, gradient
+descent, and argument checks (the exact moment recursion is tested in test_sgdmoments.py)."""
 
 import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from theorylab.optim import hsgd
+from theorylab.optim import hsgd, sgdmoments
 
 
 def _isotropic(n=200, d=50, seed=0):
@@ -44,19 +44,6 @@ def test_no_noise_is_gradient_flow():
         assert risk.loss[0, 0, -1] == pytest.approx(0.5 * np.sum((p.a @ x - p.b) ** 2), rel=1e-9)
         e = x - p.x_star
         assert risk.pop[0, 0, -1] == pytest.approx(0.5 * e @ p.pop_hessian @ e + p.floor, rel=1e-9)
-
-
-@pytest.mark.parametrize("ridge", [0.0, 0.3])
-def test_exact_recursion_matches_simulation(ridge):
-    # The exact mean of SGD at finite n, d against 20000 SGD runs: within 5 standard errors everywhere.
-    p = hsgd.gaussian_problem(30, 12, 0.5, np.random.default_rng(3))
-    t = np.linspace(0, 3, 31)
-    exact = hsgd.exact_sgd_risk(p, 1.0, t, ridge=ridge)
-    sim = hsgd.simulate_sgd_risk(p, 1.0, t, ridge=ridge, reps=20000, gen=np.random.default_rng(4))
-    for field in ("loss", "pop"):
-        v = getattr(sim, field)[0]
-        z = np.abs(v.mean(0) - getattr(exact, field)[0, 0])[1:] / (v.std(0, ddof=1)[1:] / np.sqrt(v.shape[0]))
-        assert z.max() < 5
 
 
 def test_volterra_close_to_sgd_at_moderate_size():
@@ -104,16 +91,6 @@ def test_gd_risk_matches_loop():
     assert np.allclose(hsgd.gd_risk(p, eta, np.arange(10)).loss[0, 0], losses, rtol=1e-10)
 
 
-def test_exact_critical_step_separates_growth():
-    p = hsgd.gaussian_problem(20, 8, 0.5, np.random.default_rng(10))
-    lr_x = hsgd.exact_critical_lr(p)
-    t = np.linspace(0, 60, 61)
-    below = hsgd.exact_sgd_risk(p, 0.95 * lr_x, t).loss[0, 0]
-    above = hsgd.exact_sgd_risk(p, 1.05 * lr_x, t).loss[0, 0]
-    assert below[-1] < 2 * below[30] and above[-1] > 2 * above[30]
-    assert lr_x < hsgd.critical_lr(p)
-
-
 def test_random_features_are_normalised():
     p = hsgd.random_features_problem(4000, 30, 100, 0.1, np.random.default_rng(11), n_test=200)
     assert np.mean(np.sum(p.a**2, axis=1)) == pytest.approx(1.0, abs=0.02)
@@ -126,7 +103,7 @@ def test_twins_share_shapes():
     t = np.linspace(0, 1, 11)
     shapes = {hsgd.volterra_risk(p, [0.5, 1.0], t, reps=3).loss.shape,
               hsgd.simulate_sgd_risk(p, [0.5, 1.0], t, reps=3, gen=np.random.default_rng(0)).loss.shape,
-              hsgd.exact_sgd_risk(p, [0.5, 1.0], t, reps=3).loss.shape}
+              sgdmoments.exact_sgd_risk(p, [0.5, 1.0], t, reps=3).loss.shape}
     assert shapes == {(2, 3, 11)}
 
 
@@ -140,5 +117,3 @@ def test_bad_arguments():
         hsgd.simulate_sgd_risk(p, 1.0, np.linspace(0, 1, 7), gen=np.random.default_rng(0))   # not whole steps
     with pytest.raises(ValueError, match="gen"):
         hsgd.simulate_sgd_risk(p, 1.0, np.linspace(0, 1, 5))
-    with pytest.raises(ValueError, match="d must be"):
-        hsgd.exact_critical_lr(hsgd.gaussian_problem(60, 30, 0.5, np.random.default_rng(0)))
