@@ -1,7 +1,7 @@
 """Planted bugs for the chapter `hsgd` (What does SGD do in high dimensions?).
 
-Each bug rewrites one expression of ``theorylab.optim.hsgd`` (the source is edited in memory and
-re-executed, so the bug sits exactly where a typo would), runs the chapter's code cells (fast
+Each bug rewrites one expression of ``theorylab.optim.hsgd`` or ``theorylab.optim.sgdmoments`` (the
+source is edited in memory and re-executed, so the bug sits exactly where a typo would), runs the chapter's code cells (fast
 profile, base seed 0) through ``_runner.run`` under a time limit, and prints the claims that held
 without the bug and fail with it. At least two bugs per core formula: the Volterra kernel, the
 quadratic statistic, the critical step size and fixed point, the ridge kernel, gradient descent, the
@@ -24,12 +24,12 @@ import _runner  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from theorylab.optim import hsgd  # noqa: E402
+from theorylab.optim import hsgd, sgdmoments  # noqa: E402
 
-SOURCE = inspect.getsource(hsgd)
+MODULES = {mod: inspect.getsource(mod) for mod in (hsgd, sgdmoments)}
 LIMIT_S = 600
 
-# name -> (expression in hsgd.py, its buggy replacement)
+# name -> (expression in hsgd.py or sgdmoments.py, its buggy replacement)
 BUGS: dict[str, tuple[str, str]] = {
     # the Volterra kernel (gamma^2 / n) tr(H^2 e^{-2 gamma H u}) ---------------------------------------
     "kernel tr(H e^..) instead of tr(H^2 e^..)": ("c_loss = gamma**2 / n * eig.lam**2", "c_loss = gamma**2 / n * eig.lam"),
@@ -65,20 +65,32 @@ BUGS: dict[str, tuple[str, str]] = {
                                                        'resid = np.einsum("bj,bj->b", rows, x) - b[(i + 1) % n]'),
     "exact recursion: the gamma^2 quartic term lost": ("+ gamma**2 / n * (a.T * quad) @ a", "+ 0 * (a.T * quad) @ a"),
     "exact recursion: the noise term gamma^2 g g^T lost": ("+ gamma * (cross + cross.T) + gamma**2 * noise)", "+ gamma * (cross + cross.T))"),
+    # added by the referee ----------------------------------------------------------------------------
+    "statistic: diag(K) in the data basis, not H's eigenbasis": ("c_pop = gamma**2 / n * eig.lam * np.diag(eig.k)",
+                                                                "c_pop = gamma**2 / n * eig.lam * np.diag(problem.pop_hessian)"),
+    "ridge fixed point: noise term tr(K), not tr(K H (H + delta)^-1)": (
+        "float(np.diag(eig.k) @ frac) * psi", "float(np.sum(np.diag(eig.k))) * psi"),
+    "ridge fixed point: mass tr H, not tr(H^2 (H + delta)^-1)": ("mass = gamma / (2 * problem.n) * float(eig.lam @ frac)",
+                                                                "mass = gamma / (2 * problem.n) * float(np.sum(eig.lam))"),
+    "SGD: rows drawn from 0..n-2 (last row never used)": ("gen.integers(0, n, size=", "gen.integers(0, n - 1, size="),
+    "exact recursion: noise covariance / (n - 1)": ("noise = grads.T @ grads / n", "noise = grads.T @ grads / (n - 1)"),
 }
 
 
 def patch_for(old: str, new: str):
-    if SOURCE.count(old) != 1:
-        raise SystemExit(f"planted bug does not match exactly one place in hsgd.py: {old!r}")
+    hits = [(mod, src) for mod, src in MODULES.items() for _ in range(src.count(old))]
+    if len(hits) != 1:
+        raise SystemExit(f"planted bug does not match exactly one place in hsgd.py and sgdmoments.py: {old!r}")
+    target, source = hits[0]
 
-    mod = types.ModuleType("theorylab.optim.hsgd_bug")
-    sys.modules[mod.__name__] = mod                                   # dataclasses look their module up
-    exec(compile(SOURCE.replace(old, new), "hsgd_bug.py", "exec"), mod.__dict__)
+    bug = types.ModuleType(target.__name__ + "_bug")
+    sys.modules[bug.__name__] = bug                                   # dataclasses look their module up
+    exec(compile(source.replace(old, new), bug.__name__ + ".py", "exec"), bug.__dict__)
+    private = ["_Eigen", "_record_steps", "_grid", "_lrs"] if target is hsgd else []
 
     def patch() -> None:
-        for name in hsgd.__all__ + ["_Eigen", "_record_steps"]:
-            setattr(hsgd, name, getattr(mod, name))
+        for name in target.__all__ + private:
+            setattr(target, name, getattr(bug, name))
     return patch
 
 
