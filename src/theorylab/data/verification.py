@@ -41,7 +41,7 @@ from scipy.special import ndtr
 from theorylab.runtime import require_choice, require_float, require_int
 
 __all__ = ["RULES", "Selection", "selection", "limit_accuracy", "accuracy", "iid_flip_accuracy",
-           "breakdown_angle", "proxy_breakdown_angle", "simulate_accuracy"]
+           "breakdown_angle", "proxy_breakdown_angle", "simulate_accuracy", "audit_flip_rate"]
 
 RULES = ("none", "verifier", "oracle")
 
@@ -212,4 +212,25 @@ def simulate_accuracy(n_generated, m: float, d: int, theta_gen: float, rule: str
             norm2 = along**2 + across**2 + chi[j] * np.maximum(kept, 1.0)
             acc = ndtr(m * along / np.sqrt(norm2))
             out[r, j] = np.where(kept > 0, acc, 0.5)
+    return out
+
+
+def audit_flip_rate(n_audit: int, m: float, theta_gen: float, theta_ver, gen: np.random.Generator) -> np.ndarray:
+    r"""The measurable proxy: error rate of the verifier-kept labels on ``n_audit`` pairs with known truth.
+
+    Simulated twin of ``selection(..., "verifier", theta_ver).flip_rate``; one audit set (shared by all
+    angles), shape ``(len(theta_ver),)``; NaN where the verifier keeps nothing.
+    """
+    n_audit = require_int("n_audit", n_audit, minimum=1)
+    thetas = np.atleast_1d(np.asarray(theta_ver, dtype=float))
+    y = np.where(gen.random(n_audit) < 0.5, -1.0, 1.0)
+    xy = gen.standard_normal((n_audit, 2))
+    xy[:, 0] += y * m
+    out = np.full(thetas.size, np.nan)
+    for j, tv in enumerate(thetas):
+        w_g, w_v = _directions(theta_gen, tv)
+        y_hat = np.where(xy @ w_g > 0, 1.0, -1.0)
+        keep = y_hat * (xy @ w_v) > 0
+        if keep.any():
+            out[j] = float(np.mean(y_hat[keep] != y[keep]))
     return out
