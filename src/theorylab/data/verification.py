@@ -197,17 +197,21 @@ def simulate_accuracy(n_generated, m: float, d: int, theta_gen: float, rule: str
         xy = gen.standard_normal((n_max, 2))
         xy[:, 0] += y * m
         chi = gen.chisquare(d - 2, size=(thetas.size, ns.size))
+        y_hat = np.where(xy @ _directions(theta_gen, 0.0)[0] > 0, 1.0, -1.0)
+        yx = y_hat[:, None] * xy
         for j, tv in enumerate(thetas):
-            w_g, w_v = _directions(theta_gen, tv)
-            y_hat = np.where(xy @ w_g > 0, 1.0, -1.0)
             if rule == "none":
                 keep = np.ones(n_max, bool)
             elif rule == "oracle":
                 keep = y_hat == y
             else:
-                keep = y_hat * (xy @ w_v) > 0
-            s = np.cumsum((y_hat * keep)[:, None] * xy, axis=0)[ns - 1]        # sum of y_hat x over kept prefix
-            kept = np.cumsum(keep)[ns - 1].astype(float)
+                keep = y_hat * (xy @ _directions(theta_gen, tv)[1]) > 0
+            if ns.size == 1:                                                  # one size: a plain masked sum
+                s = yx[:n_max][keep].sum(0)[None, :]
+                kept = np.array([keep.sum()], dtype=float)
+            else:                                                             # sum of y_hat x over each kept prefix
+                s = np.cumsum(keep[:, None] * yx, axis=0)[ns - 1]
+                kept = np.cumsum(keep)[ns - 1].astype(float)
             along, across = s[:, 0], s[:, 1]
             norm2 = along**2 + across**2 + chi[j] * np.maximum(kept, 1.0)
             acc = ndtr(m * along / np.sqrt(norm2))
