@@ -13,12 +13,12 @@ def _gen(*keys):
     return np.random.default_rng(list(keys))
 
 
-def _monte_carlo(rule, tv, n=2_000_000, seed=0):
+def _monte_carlo(rule, tv, n=2_000_000, seed=0, m=M, tg=TG):
     g = _gen(seed)
     y = np.where(g.random(n) < 0.5, -1.0, 1.0)
     x = g.standard_normal((n, 2))
-    x[:, 0] += y * M
-    w_g, w_v = np.array([np.cos(TG), np.sin(TG)]), np.array([np.cos(tv), np.sin(tv)])
+    x[:, 0] += y * m
+    w_g, w_v = np.array([np.cos(tg), np.sin(tg)]), np.array([np.cos(tv), np.sin(tv)])
     y_hat = np.sign(x @ w_g)
     keep = {"none": np.ones(n, bool), "oracle": y_hat == y, "verifier": y_hat * (x @ w_v) > 0}[rule]
     prod = y_hat[keep, None] * x[keep]
@@ -35,6 +35,19 @@ def test_selection_matches_monte_carlo(rule, tv):
     assert abs(sel.keep_rate - keep) < 2e-3
     assert abs(sel.flip_rate - flip) < 2e-3
     assert np.all(np.abs(sel.g - g) < 5 * se + 1e-4)
+
+
+@pytest.mark.parametrize("rule, tv", [("none", 0.0), ("oracle", 0.0), ("verifier", np.radians(90)),
+                                      ("verifier", np.radians(150))])
+def test_selection_matches_monte_carlo_at_another_separation(rule, tv):
+    """At m = 1 a missing factor of m is invisible: check m = 2, theta_g = 45 degrees too."""
+    m, tg = 2.0, np.radians(45)
+    sel = V.selection(m, tg, rule, tv)
+    keep, flip, g, se = _monte_carlo(rule, tv, seed=1, m=m, tg=tg)
+    assert abs(sel.keep_rate - keep) < 2e-3
+    assert abs(sel.flip_rate - flip) < 2e-3
+    assert np.all(np.abs(sel.g - g) < 5 * se + 1e-4)
+    assert np.isclose(V.breakdown_angle(m, tg), np.pi - tg, atol=1e-8)
 
 
 # ---------------------------------------------------------------- 2. plane reduction vs explicit data

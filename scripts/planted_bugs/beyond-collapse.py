@@ -132,6 +132,24 @@ def audit_over_all_pairs():      # proxy: wrong kept labels divided by all audit
     V.audit_flip_rate = audit
 
 
+def _source_bug(fn_name: str, old: str, new: str):
+    """A bug planted by editing one line of a library function's source (the module's other functions see it)."""
+    def patch():
+        import inspect
+        src = inspect.getsource(getattr(V, fn_name))
+        assert old in src, f"{old!r} not in {fn_name}"
+        exec(compile(src.replace(old, new), f"<bug in {fn_name}>", "exec"), vars(V))
+    return patch
+
+
+# Referee's bugs: with m = 1 a missing factor of m is invisible, so these need the m = 2 claim (geometry2_max_z).
+alpha_g_without_m = _source_bug("selection", "alpha_g = m * np.cos(theta_gen)", "alpha_g = np.cos(theta_gen)")
+alpha_v_without_m = _source_bug("selection", "alpha_v = m * np.cos(theta_ver)", "alpha_v = np.cos(theta_ver)")
+acc_without_m = _source_bug("accuracy", "ndtr(m * sel.g[0]", "ndtr(sel.g[0]")
+tail_moment_without_rho = _source_bug("_tail_moment", "rho * _phi(k)", "_phi(k)")
+orthant_sign = _source_bug("_orthant", "(rho * a - k) / s", "(k - rho * a) / s")
+rho_sum_of_angles = _source_bug("selection", "rho = float(w_g @ w_v)", "rho = float(np.cos(theta_gen + theta_ver))")
+
 BUGS = {
     "none: tilt phi without the 2": none_phi_without_two,
     "none: tilt with the wrong sign": none_sign_of_tilt,
@@ -144,6 +162,12 @@ BUGS = {
     "simulation: noise summed over all n": sim_noise_over_generated,
     "simulation: verifier ignores the label": sim_verifier_ignores_label,
     "audit: divided by all pairs": audit_over_all_pairs,
+    "selection: alpha_g = cos(theta_g), m missing": alpha_g_without_m,
+    "verifier: alpha_v = cos(theta_v), m missing": alpha_v_without_m,
+    "eq-bc-acc: m missing in the numerator": acc_without_m,
+    "verifier: truncated moment without rho": tail_moment_without_rho,
+    "verifier: orthant integrand with the wrong sign": orthant_sign,
+    "verifier: rho = cos(theta_g + theta_v)": rho_sum_of_angles,
 }
 
 
