@@ -110,7 +110,7 @@ def nuclear_svm(a: np.ndarray, tol: float = 1e-8, max_iter: int = 50_000, rho: f
     flat = a.reshape(m, d * d)
     gram = flat @ flat.T
     chol = cholesky(gram + 1e-13 * np.trace(gram) / m * np.eye(m), lower=True)
-    y = frobenius_svm(a).ravel()
+    y = frobenius_svm_slsqp(a).ravel()                           # a feasible start
     rho = 1.0 / np.linalg.norm(y) if rho is None else rho
     u = np.zeros_like(y)
     w, gap, lam = y, np.inf, np.zeros(m)
