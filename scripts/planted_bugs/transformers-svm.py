@@ -101,9 +101,17 @@ _f, _n = sv.frobenius_svm, sv.nuclear_svm
 sv.frobenius_svm = lambda a, _n=_n: _n(a).w
 sv.nuclear_svm = lambda a, _f=_f, **k: sv.NuclearSVM(w=_f(a), lam=np.zeros(len(a)), gap=0.0, iters=0)
 """,
-    "nuclear_svt_threshold_rho": """
-_svt = sv._svt
-sv._svt = lambda m, tau, _svt=_svt: _svt(m, 1.0 / tau)                    # threshold rho, not 1 / rho
+    "nuclear_svt_not_clipped": """
+def _svt(m, tau):                                  # shrinks singular values below zero instead of to zero
+    u, s_, vt = np.linalg.svd(m)
+    return (u * (s_ - tau)) @ vt
+sv._svt = _svt
+""",
+    "nuclear_dual_bound_frobenius": """
+def _db(a, lam):                                   # Frobenius instead of spectral norm in the certificate
+    lam = np.maximum(np.asarray(lam, dtype=np.float64), 0.0)
+    return float(np.linalg.norm(np.einsum("k,kde->de", lam / lam.sum(), a)))
+sv.dual_bound = _db
 """,
     "nuclear_svm_returns_frobenius": """
 _n, _f = sv.nuclear_svm, sv.frobenius_svm_slsqp
