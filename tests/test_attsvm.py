@@ -115,3 +115,11 @@ def test_bad_arguments_raise():
         at.train(data, param="qk", lr=0.1, steps=2)
     with pytest.raises(ValueError):
         at.separated_tokens(3, 3, 3, [rng.numpy(0)], low=0.0, high=2.0)
+
+
+def test_spectral_summaries_on_a_known_matrix():
+    w = np.diag([3.0, -4.0, 0.0])
+    assert np.isclose(at.stable_rank(w), 25 / 16)          # ||W||_F^2 / ||W||_2^2
+    assert np.isclose(at.top_share(w), 4 / 7)              # sigma_1 / sum sigma
+    assert np.isclose(sv.nuclear_norm(w), 7.0)
+    assert np.isclose(at.cosine(w, 2 * w), 1.0)
