@@ -60,6 +60,20 @@ def test_regret_bounds():
     assert np.all(res <= -lw[9] + 1e-12) and np.all(np.diff(res) >= -1e-12)
 
 
+def test_approach_gap_bounds_the_mean_gap():
+    k, tabs, w = _tiny()
+    lw, ns = np.log(w), np.array([0, 5, 20, 60])
+    gaps = []
+    for s in range(400):
+        x, y = bayes.sample_labels(tabs[9], 60, 0.2, np.random.default_rng(100 + s))
+        gaps.append(-lw[9] - bayes.regret(lw, bayes.cumulative_loglik(tabs, x, y, 0.2, ns), 9))
+    bound = bayes.approach_gap(w, tabs, 9, ns, 0.2)
+    assert np.all(np.mean(gaps, 0) <= bound) and bound[-1] < bound[1]
+    assert np.isclose(bayes.approach_gap(w, tabs, 9, [3], 0.2)[0],
+                      sum(np.sqrt(w[f] / w[9]) * (1 - (tabs[f] != tabs[9]).sum() / 4 * (1 - 2 * np.sqrt(0.16))) ** 3
+                          for f in range(16) if f != 9))
+
+
 def test_kl_rate_against_bernoulli():
     eps = 0.15
     d = (1 - eps) * np.log((1 - eps) / eps) + eps * np.log(eps / (1 - eps))

@@ -102,8 +102,10 @@ def mixture_logloss(log_w: np.ndarray, loglik: np.ndarray) -> np.ndarray:
 
 
 def sequential_logloss(log_w: np.ndarray, loglik: np.ndarray) -> np.ndarray:
-    """The same quantity by the online route: sum over t of -log of the posterior predictive of y_t."""
-    """``loglik`` must hold every time t = 0..n (the default of :func:`cumulative_loglik`)."""
+    """The same quantity by the online route: sum over t of -log of the posterior predictive of y_t.
+
+    ``loglik`` must hold every time t = 0..n (the default of :func:`cumulative_loglik`).
+    """
     post = log_w + loglik[:-1]                                      # unnormalised log posterior before step t
     post = post - logsumexp(post, axis=1, keepdims=True)
     step_logp = logsumexp(post + np.diff(loglik, axis=0), axis=1)   # log Q(y_t | x_t, past)
@@ -132,6 +134,22 @@ def resolvability(weights: np.ndarray, tabs: np.ndarray, target: int, ns: np.nda
     mass = np.array([weights[ham <= r].sum() for r in radii])
     terms = np.outer(np.asarray(ns, float), kl_rate(radii, n_inputs, eps)) - np.log(mass)[None, :]
     return terms.min(1)
+
+
+def approach_gap(weights: np.ndarray, tabs: np.ndarray, target: int, ns: np.ndarray, eps: float) -> np.ndarray:
+    """Upper bound on E[log 1/w(f0) - R_n], how far the expected regret can still lie below the weight bound.
+
+    The gap is log(1 + Z) with Z = sum_{f != f0} (w_f / w_f0) P_f(y^n|x^n) / P_f0(y^n|x^n). Since
+    log(1 + z) <= sqrt(z) and sqrt is subadditive, E gap <= sum_f sqrt(w_f / w_f0) * rho_f^n, where
+    rho_f = 1 - (d_f / N)(1 - 2 sqrt(eps (1 - eps))) is the per-example Bhattacharyya coefficient of
+    P_f0 and P_f (d_f the Hamming distance). Functions equal to f0 are excluded.
+    """
+    n_inputs = tabs.shape[1]
+    ham = (tabs != tabs[target]).sum(1)
+    other = ham > 0
+    rho = 1 - ham[other] / n_inputs * (1 - 2 * np.sqrt(eps * (1 - eps)))
+    coef = np.sqrt(weights[other] / weights[target])
+    return np.array([np.sum(coef * rho ** float(n)) for n in np.asarray(ns)])
 
 
 def predictive_accuracy(log_w: np.ndarray, loglik: np.ndarray, tabs: np.ndarray, target: int) -> np.ndarray:
