@@ -90,6 +90,19 @@ def net_without_hidden_bias():  # the random network without its hidden biases b
     bayes.sample_net_codes = lambda k, n, width, gen, **kw: real(k, n, width, gen, **{**kw, "sigma_b": 0.0})
 
 
+def kl_drops_second_term():  # eq-ul-kl: (1 - eps) log((1-eps)/eps), the eps log(eps/(1-eps)) term forgotten
+    bayes.kl_rate = lambda hamming, n_inputs, eps: np.asarray(hamming) / n_inputs * (1 - eps) * np.log((1 - eps) / eps)
+
+
+def kl_in_bits():  # eq-ul-kl: log base 2 in the divergence while the likelihoods use nats
+    bayes.kl_rate = lambda hamming, n_inputs, eps: np.asarray(hamming) / n_inputs * (1 - 2 * eps) * np.log2((1 - eps) / eps)
+
+
+def regret_wrong_column():  # eq-ul-regret: log P of the next function in the weight order, not of f0
+    real = bayes.regret
+    bayes.regret = lambda log_w, loglik, target: real(log_w, loglik, target) - loglik[:, target] + loglik[:, target + 1]
+
+
 BUGS = {
     "mixture without prior": (mixture_without_prior, {}),
     "mixture max instead of sum": (mixture_max_not_sum, {}),
@@ -101,6 +114,11 @@ BUGS = {
     "Hamming ball off by one": (ball_off_by_one, {}),
     "prior sorted ascending": (prior_ascending, {}),
     "network without hidden bias": (net_without_hidden_bias, {}),
+    # added by the referee: two KL slips that make the resolvability bound larger (no bound can catch
+    # those; llr_ratio does) and an indexing slip
+    "KL rate (1-eps) instead of (1-2eps)": (kl_drops_second_term, {}),
+    "KL rate in bits": (kl_in_bits, {}),
+    "regret against the neighbouring function": (regret_wrong_column, {}),
 }
 
 if __name__ == "__main__":
