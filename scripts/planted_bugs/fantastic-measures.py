@@ -5,7 +5,7 @@ chapter's code cells (fast profile, base seed 0) and prints the claims that fail
 chapter stop with an exception (the experiment asserts that the ERM fits its sample) counts as caught
 by that assertion. Exit status 1 if a bug slips through. Run:
 
-    PYTHONPATH=src .venv/bin/python scripts/planted_bugs/fantastic-measures.py
+    PYTHONPATH=src .venv/bin/python scripts/planted_bugs/fantastic-measures.py [substring of a bug label]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from theorylab.linear import gf2  # noqa: E402
 
 SLUG, TIMEOUT_S = "fantastic-measures", 300
 ORIG = {name: getattr(gf2, name) for name in ("rank", "row_reduce", "rank_distribution", "p_full_column_rank",
-                                               "twin", "null_space", "population_error")}
+                                               "twin", "null_space", "population_error", "solve")}
 
 
 def _real_rank():                     # elimination over the reals instead of GF(2)
@@ -103,6 +103,68 @@ def _error_not_halved():              # a wrong parity is wrong everywhere (erro
     gf2.population_error = lambda h, f: 1.0 * (np.asarray(h) != np.asarray(f)).any(-1)
 
 
+def _error_all_bits():                # referee: "wrong" read as "differs in every coordinate" (.all, not .any)
+    gf2.population_error = lambda h, f: 0.5 * (np.asarray(h) != np.asarray(f)).all(-1)
+
+
+def _rank_law_rows_twice():           # referee: (2^m - 2^i)^2 in the count (rows used for both factors), renormalised
+    from fractions import Fraction
+
+    def law(m, d):
+        out = []
+        for r in range(min(m, d) + 1):
+            count, den = 1, 1
+            for i in range(r):
+                count *= (2**m - 2**i) ** 2
+                den *= 2**r - 2**i
+            out.append(float(Fraction(count, den * 2 ** (m * d))))
+        return np.array(out) / sum(out)
+    gf2.rank_distribution = law
+
+
+def _pivot_reuses_rows():             # referee: pivot search forgets to exclude rows already used as pivots
+    def row_reduce(a, n_cols=None):
+        a = gf2._bits(a).copy()
+        shape, (m, n) = a.shape[:-2], a.shape[-2:]
+        n_cols = n if n_cols is None else n_cols
+        a = a.reshape(-1, m, n)
+        b = np.arange(a.shape[0])
+        used = np.zeros((a.shape[0], m), bool)
+        piv = np.full((a.shape[0], n_cols), -1)
+        for j in range(n_cols):
+            ones = a[:, :, j] == 1
+            has = ones.any(1)
+            p = ones.argmax(1)
+            prow = a[b, p]
+            hit = ones.copy()
+            hit[b, p] = False
+            hit &= has[:, None]
+            a ^= hit[:, :, None].astype(np.uint8) * prow[:, None, :]
+            used[b[has], p[has]] = True
+            piv[has, j] = p[has]
+        return a.reshape(*shape, m, n), piv.reshape(*shape, n_cols), used.sum(1).reshape(shape)
+    gf2.row_reduce = row_reduce
+
+
+def _free_coordinates_one():          # referee: ERM sets free coordinates to 1 without back-substitution
+    def solve(x, y):
+        w, ok = ORIG["solve"](x, y)
+        _, piv, _ = ORIG["row_reduce"](x)
+        return np.where(piv < 0, 1, w).astype(np.uint8), ok
+    gf2.solve = solve
+
+
+def _erm_free_coordinates_one_consistent():   # referee: a consistent ERM that is not 0 on y = 0
+    def solve(x, y):                           # free coordinates 1, pivots back-substituted (still fits S)
+        w, ok = ORIG["solve"](x, y)
+        red, piv, _ = ORIG["row_reduce"](x)
+        free = piv < 0
+        rows = np.take_along_axis(red, np.maximum(piv, 0)[..., None], axis=-2)      # (..., d, d): row of pivot j
+        s = (rows.astype(np.int64) * free[..., None, :]).sum(-1) % 2
+        return w ^ np.where(free, 1, np.where(piv >= 0, s, 0)).astype(np.uint8), ok
+    gf2.solve = solve
+
+
 BUGS = {
     "rank over the reals (np.linalg.matrix_rank)": _real_rank,
     "elimination over the reals (subtraction, not XOR)": _real_elimination,
@@ -113,6 +175,11 @@ BUGS = {
     "twin target not consistent with S": _twin_not_consistent,
     "null space: unit vectors on free coordinates": _null_space_unit_vectors,
     "population error of a wrong parity 1, not 1/2": _error_not_halved,
+    "population error: .all instead of .any (referee)": _error_all_bits,
+    "rank law: (2^m - 2^i)^2 instead of (2^m-2^i)(2^d-2^i) (referee)": _rank_law_rows_twice,
+    "elimination: pivot rows reused (referee)": _pivot_reuses_rows,
+    "ERM: free coordinates set to 1 (referee)": _free_coordinates_one,
+    "ERM: consistent, free coordinates 1 and back-substituted (referee)": _erm_free_coordinates_one_consistent,
 }
 
 
@@ -125,7 +192,10 @@ def main() -> int:
     clean = _runner.run(SLUG, None)
     assert all(clean.values()), f"the unpatched chapter must pass: {clean}"
     slipped = 0
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
     for label, patch in BUGS.items():
+        if only not in label:
+            continue
         signal.alarm(TIMEOUT_S)
         try:
             res = _runner.run(SLUG, patch)
