@@ -62,6 +62,32 @@ def test_residual_floor_is_the_wishart_fourth_moment():
     assert float(sn.residual_floor(d, r, r, alpha)) == 0.0
 
 
+def test_sign_noise_edge_is_the_spectrum_of_the_frozen_sign_pattern():
+    # at Delta = -X* the signs are fixed; on the complement of X* the symmetrized sign-subgradient is a
+    # Wigner matrix whose extreme eigenvalues approach +-2 sqrt(2 (d - r) / m), with or without outliers
+    d, r, m = 42, 2, 4000
+    gens = _gens(3, seed=5)
+    a = sn.gaussian_operator(d, m, gens)
+    x = sn.low_rank_psd(d, [1.0] * r, gens)
+    s = sn.outliers(m, [0.0, 0.5], 10.0, gens)
+    g = sn.adjoint(a, torch.sign(sn.measure(a, -x[:, None]) - s)) / m
+    _, v = torch.linalg.eigh(x)
+    q = v[..., : d - r][:, None]                                          # complement of the column space
+    ev = torch.linalg.eigvalsh(q.transpose(-2, -1) @ (g + g.transpose(-2, -1)) @ q)
+    edge = sn.sign_noise_edge(d, r, m)
+    assert abs(float(-ev[..., 0].mean()) / edge - 1) < 0.1
+    assert abs(float(ev[..., -1].mean()) / edge - 1) < 0.1
+
+
+def test_escape_slope_limits():
+    assert sn.escape_slope(12, 2, 10**12, 0.2, 10.0) == pytest.approx(2.0, abs=1e-4)   # m -> oo: eq-subgm-floor
+    lam = sn.sign_noise_edge(12, 2, 1500)
+    kappa = 2 * float(sn.sign_scale(math.sqrt(2), 0.0, 10.0)) / math.sqrt(2)
+    assert sn.escape_slope(12, 2, 1500, 0.0, 10.0) == pytest.approx(2 - 2 * lam / kappa)
+    slopes = [sn.escape_slope(12, 2, 1500, p, 10.0) for p in (0.0, 0.2, 0.6, 0.9)]
+    assert all(b < a for a, b in zip(slopes, slopes[1:]))                 # outliers slow the escape only
+
+
 def test_l2_tangent_error_is_the_least_squares_error():
     gen = np.random.default_rng(1)
     d, r, m, var = 6, 2, 40, 2.0

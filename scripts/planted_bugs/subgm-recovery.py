@@ -25,7 +25,8 @@ from theorylab.linear import sensing as sn  # noqa: E402
 
 SLUG, TIMEOUT_S = "subgm-recovery", 600
 ORIG = {name: getattr(sn, name) for name in ("subgradient", "gaussian_operator", "adjoint", "geometric_steps",
-                                             "sign_scale", "residual_floor", "l2_tangent_error", "small_init")}
+                                             "sign_scale", "residual_floor", "l2_tangent_error", "small_init",
+                                             "sign_noise_edge", "escape_slope")}
 
 
 def _set(name, fn):
@@ -92,6 +93,23 @@ def _l2_std_not_var(d, r, m, noise_var):                      # noise std where 
     return ORIG["l2_tangent_error"](d, r, m, np.sqrt(np.asarray(noise_var, dtype=float)))
 
 
+# -- the referee's bugs ----------------------------------------------------------------------------
+def _l2_variance_doubled(d, r, m, noise_var):                 # 2 sigma^2 k / (m - k - 1): symmetrized-operator variance
+    return math.sqrt(2) * ORIG["l2_tangent_error"](d, r, m, noise_var)
+
+
+def _edge_outliers_only(d, r, m):                             # only the outliers push E (the first account of the bend)
+    return ORIG["sign_noise_edge"](d, r, m) * math.sqrt(0.2)
+
+
+def _escape_norm_not_eigenvalue(d, r, m, p, outlier_scale, eigenvalue=1.0):   # kappa = 2 phi, the 1/|X*|_F forgotten
+    return 2.0 - 2.0 * ORIG["sign_noise_edge"](d, r, m) / (2.0 * float(sn.sign_scale(eigenvalue * math.sqrt(r), p, outlier_scale)))
+
+
+def _stein_without_two(norm, p, outlier_scale):               # Stein's lemma with h' = delta, not 2 delta
+    return ORIG["sign_scale"](norm, p, outlier_scale) / 2
+
+
 def _init_unit_variance(d, widths, alphas, gens):             # B_jk ~ N(0, 1): the 1/sqrt(d) forgotten
     return math.sqrt(d) * ORIG["small_init"](d, widths, alphas, gens)
 
@@ -111,6 +129,10 @@ BUGS = {
     "l2 error with dim of all symmetric matrices": _set("l2_tangent_error", _l2_full_dimension),
     "l2 error with noise std for variance": _set("l2_tangent_error", _l2_std_not_var),
     "init B with unit variance": _set("small_init", _init_unit_variance),
+    "l2 error with the noise variance doubled": _set("l2_tangent_error", _l2_variance_doubled),
+    "sign-noise edge of the outliers alone": _set("sign_noise_edge", _edge_outliers_only),
+    "escape rate 2 phi without 1/|X*|_F": _set("escape_slope", _escape_norm_not_eigenvalue),
+    "Stein's lemma without the factor 2": _set("sign_scale", _stein_without_two),
 }
 
 

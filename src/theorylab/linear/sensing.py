@@ -16,8 +16,8 @@ solved by the sub-gradient method :math:`U_{t+1} = U_t - \eta_t D_t` from a smal
 
 Reference: Ma & Fattahi (2023), *Global convergence of sub-gradient method for robust matrix
 recovery*, JMLR 24(96), arXiv:2202.08788 (the problem, the method, the schedule and Sign-RIP).
-The closed forms below (:func:`sign_scale`, :func:`residual_floor`, :func:`l2_tangent_error`) are
-derived for the book in the chapter `subgm-recovery`.
+The closed forms below (:func:`sign_scale`, :func:`residual_floor`, :func:`escape_slope`,
+:func:`l2_tangent_error`) are derived for the book in the chapter `subgm-recovery`.
 
 Every tensor carries a leading batch axis ``S`` (one problem per seed) and, for iterates, a config
 axis ``K`` (configurations sharing the seed's measurements). Factors of different widths share one
@@ -207,6 +207,37 @@ def residual_floor(d: int, r: int, width: int, alpha) -> np.ndarray:
     """
     n, k = d - r, require_int("width", width, minimum=r) - r
     return np.asarray(alpha, dtype=float) ** 2 / d * math.sqrt(n * k * (n + k + 1))
+
+
+def sign_noise_edge(d: int, r: int, m: int) -> float:
+    r"""Edge :math:`\lambda = 2\sqrt{2(d-r)/m}` of the sign-noise that pushes the unused rows of U.
+
+    While the signal escapes from a small start, :math:`\Delta\approx -X^\star` and every residual's sign
+    is frozen, so the part of :math:`\frac1m(G+G^\top)` on the complement of :math:`X^\star`'s column space
+    is a fixed symmetric Gaussian matrix (entry variance 2/m off the diagonal): its spectrum fills
+    :math:`[-\lambda, \lambda]` (semicircle law), whatever the outlier fraction.
+    """
+    n, m = require_int("d", d, minimum=1) - require_int("r", r, minimum=1), require_int("m", m, minimum=1)
+    return 2.0 * math.sqrt(2.0 * n / m)
+
+
+def escape_slope(d: int, r: int, m: int, p: float, outlier_scale: float, eigenvalue: float = 1.0) -> float:
+    r"""Log-log slope of the over-parametrized floor against :math:`\alpha` at finite m (book heuristic).
+
+    X* has r equal eigenvalues :math:`\lambda_\star`. During the escape the signal grows at the rate
+    :math:`\kappa = 2\varphi(\|X^\star\|_F)\lambda_\star/\|X^\star\|_F` per unit of :math:`\sum_t\eta_t`
+    for :math:`\sum\eta\approx\ln(1/\alpha)/\kappa`, while the unused rows grow at up to the sign-noise
+    edge :func:`sign_noise_edge`; the floor :math:`\propto\|E\|^2` then scales as
+
+    .. math::  \alpha^{\,2 - 2\lambda/\kappa}.
+
+    2 is the expected-loss value of :func:`residual_floor`; the slope falls to 0 when the noise edge
+    reaches the signal rate (dense outliers, few measurements).
+    """
+    lam_star = require_float("eigenvalue", eigenvalue, low=0.0, low_open=True)
+    norm = lam_star * math.sqrt(require_int("r", r, minimum=1))
+    kappa = 2.0 * float(sign_scale(norm, p, outlier_scale)) * lam_star / norm
+    return 2.0 - 2.0 * sign_noise_edge(d, r, m) / kappa
 
 
 def tangent_dim(d: int, r: int) -> int:
