@@ -65,6 +65,19 @@ def require_prob(name: str, value: Any) -> float:
     return require_float(name, value, low=0.0, high=1.0)
 
 
+def require_generators(name: str, value: Any) -> list:
+    """Return ``value`` as a list if it is a non-empty sequence of ``torch.Generator`` (one per batch member), else raise ``ValueError``."""
+    import torch  # only the callers that batch torch generators need it
+
+    try:
+        gens = list(value)
+    except TypeError:
+        gens = []
+    if not gens or not all(isinstance(g, torch.Generator) for g in gens):
+        raise ValueError(f"{name} must be a non-empty sequence of torch.Generator (one per batch member); got {value!r}")
+    return gens
+
+
 def require_array(name: str, value: Any, *, low: float | None = None, high: float | None = None,
                   low_open: bool = False, high_open: bool = False) -> np.ndarray:
     """Return ``value`` as a float64 array if every entry is finite and within the bounds, else raise ``ValueError``."""

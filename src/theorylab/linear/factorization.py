@@ -37,18 +37,12 @@ import torch
 from scipy.integrate import quad, solve_ivp
 from torch import Tensor
 
-from ..runtime import require_float, require_int
+from ..runtime import require_generators, require_float, require_int
 
 DTYPE = torch.float64
 
 
 # ----------------------------------------------------------------------------- problems and inits
-def _require_gens(gens: Sequence[torch.Generator]) -> list[torch.Generator]:
-    gens = list(gens)
-    if not gens or not all(isinstance(g, torch.Generator) for g in gens):
-        raise ValueError("gens must be a non-empty sequence of torch.Generator (one per batch member)")
-    return gens
-
 
 def random_orthogonal(d: int, gen: torch.Generator) -> Tensor:
     """A Haar-distributed (d, d) orthogonal matrix (QR of a Gaussian matrix, signs fixed by R's diagonal)."""
@@ -69,7 +63,7 @@ def low_rank_target(d: int, singular_values: Sequence[float], gens: Sequence[tor
         raise ValueError(f"singular_values must be 1 to d={d} positive numbers in decreasing order; "
                          f"got {singular_values!r}")
     out = []
-    for gen in _require_gens(gens):
+    for gen in require_generators("gens", gens):
         u, v = random_orthogonal(d, gen)[:, : len(s)], random_orthogonal(d, gen)[:, : len(s)]
         out.append((u * s) @ v.T)
     return torch.stack(out)
@@ -83,7 +77,7 @@ def observation_mask(d: int, n_observed: int, gens: Sequence[torch.Generator]) -
     d = require_int("d", d, minimum=1)
     n_observed = require_int("n_observed", n_observed, minimum=1, maximum=d * d)
     out = []
-    for gen in _require_gens(gens):
+    for gen in require_generators("gens", gens):
         mask = torch.zeros(d * d, dtype=DTYPE)
         mask[torch.randperm(d * d, generator=gen)[:n_observed]] = 1.0
         out.append(mask.reshape(d, d))
@@ -99,7 +93,7 @@ def balanced_init(d: int, depth: int, scale: float, gens: Sequence[torch.Generat
     """
     depth = require_int("depth", depth, minimum=1)
     scale = require_float("scale", scale, low=0.0, low_open=True)
-    gens = _require_gens(gens)
+    gens = require_generators("gens", gens)
     return [torch.stack([scale * random_orthogonal(d, g) for g in gens]) for _ in range(depth)]
 
 
@@ -108,7 +102,7 @@ def gaussian_init(d: int, depth: int, scale: float, gens: Sequence[torch.Generat
     d = require_int("d", d, minimum=1)
     depth = require_int("depth", depth, minimum=1)
     scale = require_float("scale", scale, low=0.0, low_open=True)
-    gens = _require_gens(gens)
+    gens = require_generators("gens", gens)
     return [torch.stack([scale * torch.randn(d, d, generator=g, dtype=DTYPE) / d**0.5 for g in gens])
             for _ in range(depth)]
 

@@ -35,24 +35,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..runtime import require_choice, require_float, require_int, require_prob
+from ..runtime import require_generators, require_choice, require_float, require_int, require_prob
 from .factorization import random_orthogonal
 
 DTYPE = torch.float64
 
-
-def _gens(gens: Sequence[torch.Generator]) -> list[torch.Generator]:
-    gens = list(gens)
-    if not gens or not all(isinstance(g, torch.Generator) for g in gens):
-        raise ValueError("gens must be a non-empty sequence of torch.Generator (one per batch member)")
-    return gens
 
 
 # ----------------------------------------------------------------------------- problems
 def gaussian_operator(d: int, m: int, gens: Sequence[torch.Generator]) -> Tensor:
     r"""Measurement matrices with i.i.d. :math:`\mathcal N(0,1)` entries, flattened. Returns: (S, m, d*d)."""
     d, m = require_int("d", d, minimum=1), require_int("m", m, minimum=1)
-    return torch.stack([torch.randn(m, d * d, generator=g, dtype=DTYPE) for g in _gens(gens)])
+    return torch.stack([torch.randn(m, d * d, generator=g, dtype=DTYPE) for g in require_generators("gens", gens)])
 
 
 def measure(a: Tensor, x: Tensor) -> Tensor:
@@ -72,7 +66,7 @@ def low_rank_psd(d: int, eigenvalues: Sequence[float], gens: Sequence[torch.Gene
     if lam.ndim != 1 or not 1 <= len(lam) <= d or bool((lam <= 0).any()):
         raise ValueError(f"eigenvalues must be 1 to d={d} positive numbers; got {eigenvalues!r}")
     out = []
-    for g in _gens(gens):
+    for g in require_generators("gens", gens):
         v = random_orthogonal(d, g)[:, : len(lam)]
         out.append((v * lam) @ v.T)
     return torch.stack(out)
@@ -87,7 +81,7 @@ def outliers(m: int, fractions: Sequence[float], scale: float, gens: Sequence[to
     scale = require_float("scale", scale, low=0.0)
     p = torch.as_tensor([require_prob("fractions", f) for f in fractions], dtype=DTYPE)
     out = []
-    for g in _gens(gens):
+    for g in require_generators("gens", gens):
         u, z = torch.rand(m, generator=g, dtype=DTYPE), torch.randn(m, generator=g, dtype=DTYPE)
         out.append(scale * z * (u < p[:, None]))
     return torch.stack(out)
@@ -100,7 +94,7 @@ def small_init(d: int, widths: Sequence[int], alphas: Sequence[float], gens: Seq
     alphas. Returns: (S, len(widths) * len(alphas), d, d).
     """
     out = []
-    for g in _gens(gens):
+    for g in require_generators("gens", gens):
         cols = []
         for w in widths:
             w = require_int("widths", w, minimum=1, maximum=d)
