@@ -3,7 +3,20 @@
 Run: ``PYTHONPATH=src .venv/bin/python scripts/planted_bugs/steepest-margin-solvers.py [bug ...]``.
 Each bug patches one library function, re-runs the chapter's code (fast profile, seed 0) in a fresh
 process, and prints the claims that failed. A bug that leaves every claim green is reported as
-MISSED and the script exits with status 1.
+MISSED and the script exits with status 1. Each run has a time-out (``TIMEOUT_S``): a bug that makes
+the chapter hang is reported as TIMED OUT (and counts as missed: no claim ran).
+
+Last run (3 December 2026, seed 0, fast profile; none timed out):
+
+    cd_argmin              own_margin_ratio_cd, cos_own_min, cos_gap_min, loss_bound_slack,
+                           net_fraction_interpolated, net_cd_over_gd_l1
+    sign_not_steepest      own_margin_ratio_sign, other_margin_ratio_max, cos_own_min, cos_gap_min,
+                           net_sign_over_gd_linf
+    lp_norms_swapped       other_margin_ratio_max, solver_not_beaten, cos_own_min, cos_gap_min,
+                           adam_other_ratio_max
+    qp_without_labels      no claim: the chapter crashes (ValueError, "not linearly separable")
+    dual_norm_swapped      MISSED: the guarantee's R in the wrong norm leaves every claim green
+    net_margin_degree_1    MISSED: the smoothed margin with K = 1 leaves every claim green
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from pathlib import Path
 import jupytext
 
 ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 240
 CHAPTER = ROOT / "notebooks" / "steepest-margin.md"
 
 # name -> code run after the imports and before the chapter (patches module attributes)
@@ -60,12 +74,16 @@ def chapter_code() -> str:
     return cells
 
 
-def run(bug: str) -> list[str]:
+def run(bug: str) -> list[str] | None:
     cells = chapter_code()
     # cells[0] is the parameters cell, cells[1] the imports: patch right after them
     code = "\n".join(cells[:2] + [BUGS[bug]] + cells[2:])
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "notebooks",
-                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "notebooks",
+                             env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+                             timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None  # reported as TIMED OUT (missed: no claim ran)
     lines = [line for line in out.stdout.splitlines() if line.startswith("FAILED:")]
     if not lines:
         return [f"(crashed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'no output'})"]
@@ -76,7 +94,7 @@ def main(names: list[str]) -> int:
     missed = 0
     for bug in names or list(BUGS):
         failed = run(bug)
-        status = "caught" if failed else "MISSED"
+        status = "caught" if failed else ("TIMED OUT" if failed is None else "MISSED")
         missed += not failed
         print(f"{bug:22s} {status}: {', '.join(failed) if failed else '-'}", flush=True)
     return 1 if missed else 0
