@@ -151,15 +151,21 @@ def _changed_files() -> list[str] | None:
     return out.stdout.split() + [ln[3:].strip() for ln in dirty.splitlines() if ln.strip()]
 
 
-def desktop_chapters(chapters=None, changed: list[str] | None = None, day: int | None = None) -> list[str]:
-    """The slugs of the chapters whose page is checked at 1280 px in this run (see the module's note)."""
+_FROM_GIT = object()  # desktop_chapters' default: ask git what the last commit changed
+
+
+def desktop_chapters(chapters=None, changed=_FROM_GIT, day: int | None = None) -> list[str]:
+    """The slugs of the chapters whose page is checked at 1280 px in this run (see the module's note).
+
+    ``changed`` lists the files the last commit changed (read from git by default); ``None`` means
+    that cannot be told, and then every chapter is checked."""
     import datetime as dt
 
     chapters = build.chapters() if chapters is None else chapters
     slugs = [c.slug for c in chapters]
     if os.environ.get("THEORYLAB_BROWSER", "").lower() == "all" or len(slugs) <= DESKTOP_SAMPLE:
         return slugs
-    changed = _changed_files() if changed is None else changed
+    changed = _changed_files() if changed is _FROM_GIT else changed
     if changed is None:
         return slugs
     package = {p.relative_to(build.ROOT).as_posix(): c.slug for c in chapters for p in build.modules(c)

@@ -4,7 +4,7 @@
 // outputs call. Before a chart is drawn its Vega-Lite spec is adapted to the width of its column:
 //   - a single view (one mark, or layers) takes the column's width ("container");
 //   - side-by-side panels are stacked when they do not fit, and each panel is given the width left;
-//   - on a narrow column the legend goes under the plot, and long titles wrap;
+//   - on a narrow column the legend goes under the plot; at any width a title longer than the column wraps;
 //   - numbers in tooltips are rounded (4 significant digits) unless the chart set a format.
 // After drawing, a chart still wider than its column is drawn again with narrower panels, and
 // a resized column redraws its charts. The chart's data and marks are never changed.
@@ -114,7 +114,7 @@
       spec.config.legend = Object.assign({}, spec.config.legend, {orient: "bottom", direction: "vertical",
                                                                   labelLimit: Math.max(100, avail - AXIS - 60 - (shrink || 0))});
     }
-    if (narrow) wrapTitles(spec, avail - 16);
+    wrapTitles(spec, avail - 16);  // a title longer than the column would widen the chart at any width
     if (isView(spec) && !shrink) {
       var w0 = viewWidth(spec, spec.config);
       spec.width = "container";
