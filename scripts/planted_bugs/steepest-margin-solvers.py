@@ -6,7 +6,8 @@ process, and prints the claims that failed. A bug that leaves every claim green 
 MISSED and the script exits with status 1. Each run has a time-out (``TIMEOUT_S``): a bug that makes
 the chapter hang is reported as TIMED OUT (and counts as missed: no claim ran).
 
-Last run (3 December 2026, seed 0, fast profile; none timed out):
+Last run (3 December 2026, seed 0, fast profile; none timed out; the last two re-run after the
+two identity claims were added):
 
     cd_argmin              own_margin_ratio_cd, cos_own_min, cos_gap_min, loss_bound_slack,
                            net_fraction_interpolated, net_cd_over_gd_l1
@@ -15,8 +16,8 @@ Last run (3 December 2026, seed 0, fast profile; none timed out):
     lp_norms_swapped       other_margin_ratio_max, solver_not_beaten, cos_own_min, cos_gap_min,
                            adam_other_ratio_max
     qp_without_labels      no claim: the chapter crashes (ValueError, "not linearly separable")
-    dual_norm_swapped      MISSED: the guarantee's R in the wrong norm leaves every claim green
-    net_margin_degree_1    MISSED: the smoothed margin with K = 1 leaves every claim green
+    dual_norm_swapped      dual_norm_two_routes (added for this bug: the loose guarantee alone missed it)
+    net_margin_degree_1    net_smoothed_margin_sandwich (added for this bug: monotonicity alone missed it)
 """
 
 from __future__ import annotations
