@@ -6,6 +6,21 @@ claims fail (at least two bugs for each core formula: the mode solution, the Mar
 average, the finite-size limit). A bug that no claim catches is a hole in the chapter. Run:
 
     PYTHONPATH=src .venv/bin/python scripts/planted_bugs/double-descent-dynamics.py
+
+Last run (3 December 2026, after the 20-seed recalibration; 1300 s wall on a loaded two-core
+machine, 231 s CPU): every bug caught.
+
+    MP edges with alpha instead of 1/alpha                  caught by: traj_max_z, min_error_max_z
+    noise term without the 1/alpha factor                   caught by: traj_max_z, min_error_max_z
+    finite-size limit with n-d (the MP value)               caught by: small_max_z
+    atom at zero (frozen subspace) left out                 caught by: traj_max_z, min_error_max_z
+    bias decays as e^(-lambda t), not e^(-2 lambda t)       caught by: traj_max_z, min_error_max_z
+    frozen modes forget the initial weights                 caught by: gd_flow_match, frozen_shift_1
+    MP edges without the square root, (1 +- 1/alpha)^2      caught by: traj_max_z, min_error_max_z
+    mode gain b(1 - e^-lt) without the 1/lambda             caught by: traj_max_z, min_error_max_z, over_peak_z, small_max_z, gd_flow_match
+    flow time scaled by lr twice (t = lr^2 steps)           caught by: traj_max_z, min_error_max_z, over_peak_z, gd_flow_match
+    finite-size limit: frozen fraction n/d, not (d-n)/d     caught by: small_max_z
+    finite-size limit: frozen-subspace term dropped         caught by: small_max_z, frozen_shift_1
 """
 
 from __future__ import annotations

@@ -9,6 +9,20 @@ chapter's code cells (fast profile, seed 0) in this process and lists the claims
     PYTHONPATH=src .venv/bin/python scripts/planted_bugs/tail-collapse.py --baseline # no bug: all green
 
 Exit status 0 when every bug is caught (and, with --baseline, the unpatched chapter passes).
+
+Last run (3 December 2026, base seed 0, fast profile, after the 20-seed recalibration; 380 s wall on a
+loaded two-core machine): every bug caught.
+
+    capacity_bound_forgets_memory      caught (42 s): capacity_knee_excess
+    exponent_one_over_beta_train       caught (34 s): the eight slope and constant claims at
+                                                beta = 1.5 and 2.5 (beta1p5_clean_slope, ...)
+    generations_rate_1_over_n_plus_1   caught (47 s): gen_plateau_worst_dev
+    generations_rate_2_over_n          caught (61 s): gen_plateau_worst_dev
+    law_without_gamma                  caught (9 s): clean_constant_ratio
+    swap_keep_rates                    caught (56 s): verify_run_max_dev
+    swap_verifier_labels               caught (55 s): verify_run_max_dev
+    tail_mass_off_by_one               caught (60 s): capacity_plateau_dev
+    train_test_swapped                 caught (10 s): narrow_constant_ratio
 """
 from __future__ import annotations
 
