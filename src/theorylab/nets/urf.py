@@ -68,16 +68,16 @@ def draw_omega(d: int, m: int, gen: np.random.Generator) -> np.ndarray:
 def weight_features(W: np.ndarray, omega: np.ndarray) -> np.ndarray:
     r"""Ψ(w) for each column w of ``W``: :math:`\Psi_k(w) = e^{\omega_k^\top w-\|w\|^2/2}/\sqrt m`.
 
-    Args: W: (d, l) weights, one neuron per column; omega: (d, m). Returns (m, l).
+    Args: W: (d, l) weights, one neuron per column; omega: (..., d, m). Returns (..., m, l).
     """
     m = omega.shape[-1]
-    return np.exp(omega.T @ W - 0.5 * (W * W).sum(0)) / np.sqrt(m)
+    return np.exp(np.swapaxes(omega, -1, -2) @ W - 0.5 * (W * W).sum(-2)) / np.sqrt(m)
 
 
 def input_features(f: str, X: np.ndarray, omega: np.ndarray) -> np.ndarray:
     r"""Φ(x) for each row x of ``X``: :math:`\Phi_k(x) = g_f(\omega_k^\top x; \|x\|^2)/\sqrt m`.
 
-    Args: X: (n, d) inputs; omega: (d, m). Returns (n, m).
+    Args: X: (..., n, d) inputs; omega: (..., d, m), batch dimensions broadcast. Returns (..., n, m).
     """
     m = omega.shape[-1]
     s = (X * X).sum(-1, keepdims=True)
