@@ -68,10 +68,11 @@ def draw_omega(d: int, m: int, gen: np.random.Generator) -> np.ndarray:
 def weight_features(W: np.ndarray, omega: np.ndarray) -> np.ndarray:
     r"""Ψ(w) for each column w of ``W``: :math:`\Psi_k(w) = e^{\omega_k^\top w-\|w\|^2/2}/\sqrt m`.
 
-    Args: W: (d, l) weights, one neuron per column; omega: (..., d, m). Returns (..., m, l).
+    Args: W: (..., d, l) weights, one neuron per column; omega: (..., d, m), batch dimensions broadcast.
+    Returns (..., m, l).
     """
     m = omega.shape[-1]
-    return np.exp(np.swapaxes(omega, -1, -2) @ W - 0.5 * (W * W).sum(-2)) / np.sqrt(m)
+    return np.exp(np.swapaxes(omega, -1, -2) @ W - 0.5 * (W * W).sum(-2, keepdims=True)) / np.sqrt(m)
 
 
 def input_features(f: str, X: np.ndarray, omega: np.ndarray) -> np.ndarray:
@@ -189,11 +190,9 @@ def train_classifiers(kind: str, Xtr: torch.Tensor, ytr: torch.Tensor, Xte: torc
     else:
         if omega is None:
             raise ValueError("omega must be given (shape (R, d, m)) when kind='snnk'")
-        m = omega.shape[-1]
-        phi_tr, phi_te = (torch.exp((X * X).sum(-1, keepdim=True) / 2) * torch.sin(X @ omega) / m ** 0.5
-                          for X in (Xtr, Xte))
-        first = (torch.exp(omega.transpose(1, 2) @ W0 - 0.5 * (W0 * W0).sum(1, keepdim=True)) / m ** 0.5
-                 ).requires_grad_(True)
+        om = omega.numpy()                                  # the same maps as input_features / weight_features
+        phi_tr, phi_te = (torch.from_numpy(input_features("sin", X.numpy(), om)).to(Xtr.dtype) for X in (Xtr, Xte))
+        first = torch.from_numpy(weight_features(W0.numpy(), om)).to(Xtr.dtype).requires_grad_(True)
         feats = (lambda X: (phi_tr if X is Xtr else phi_te) @ first)
     opt = torch.optim.Adam([first, V, c], lr=lr)
     for _ in range(steps):
