@@ -143,6 +143,47 @@ def _lstsq_ridge_dropped():
     return patch
 
 
+def _variance_sides_swapped():
+    """V_f with the roles of x and w exchanged (the variance of the estimator with g on the weight side).
+
+    Referee's bug: invisible while ||x|| = ||w|| (the chapter's first draft); caught since Experiment 1 uses
+    unequal norms."""
+    def patch():
+        urf = _urf()
+        orig = urf.single_variance
+        urf.single_variance = lambda f, x, w: orig(f, w, x)
+    return patch
+
+
+def _bundled_coupling_norms():
+    """Bundled variance with e^{(|w_j|^2 + |w_k|^2)/2} in place of e^{w_j.w_k} (referee's bug)."""
+    def patch():
+        urf = _urf()
+        def bv(f, x, W, v):
+            pair = W.T[:, None, :] + W.T[None, :, :]
+            m2 = urf.second_moment(f, x[:, None, None, :], pair[None])
+            nn = (W * W).sum(0)
+            coupling = np.outer(v, v) * np.exp((nn[:, None] + nn[None, :]) / 2)
+            return (m2 * coupling).sum((1, 2)) - urf.network(f, x, W, v) ** 2
+        urf.bundled_variance = bv
+    return patch
+
+
+def _second_moment_damping():
+    """M_sin/cos with E cos 2z = e^{-s/2} cos 2mu (the factor 2^2 of the doubled frequency lost; referee's bug)."""
+    def patch():
+        urf = _urf()
+        orig = urf.second_moment
+        def sm(f, x, a):
+            if f == "exp":
+                return orig(f, x, a)
+            s, mu = (x * x).sum(-1), (x * a).sum(-1)
+            sign = -1.0 if f == "sin" else 1.0
+            return 0.5 * np.exp(s) * (1 + sign * np.exp(-s / 2) * np.cos(2 * mu))
+        urf.second_moment = sm
+    return patch
+
+
 BUGS = {
     "input map: sin/cos with e^{-s/2}": (_input_map_sign(), EST),
     "input map: exp without -s/2": (_input_map_exp_no_shift(), EST),
@@ -155,6 +196,9 @@ BUGS = {
     "bundle: readout paired with the wrong neurons": (_bundle_wrong_neuron_order(), EST),
     "bundled variance: e^{w_j.w_k} coupling dropped": (_bundled_variance_no_coupling(), EST),
     "closed-form readout: ridge of the normal equations wrong": (_lstsq_ridge_dropped(), ALL),
+    "variance: roles of x and w swapped": (_variance_sides_swapped(), EST),
+    "bundled variance: coupling e^{(|w_j|^2+|w_k|^2)/2}": (_bundled_coupling_norms(), EST),
+    "second moment: E cos 2z with e^{-s/2}": (_second_moment_damping(), EST),
 }
 
 
