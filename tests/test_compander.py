@@ -105,3 +105,10 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="bound_mult"):
         compander.CompandedMLP([torch.zeros(1, 2, 2)], compander.Arms(torch.tensor([True]), torch.zeros(1)),
                                slope=1.0, bound_mult=0.5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_max_curvature_is_sup_of_second_derivative(kind):
+    c = compander.Compander(0.9, 2.2, kind)
+    v = torch.linspace(-5, 5, 200_001, dtype=torch.float64)
+    assert float(c.second_derivative(v).abs().max()) == pytest.approx(c.max_curvature, rel=1e-8)

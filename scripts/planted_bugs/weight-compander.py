@@ -80,15 +80,16 @@ def _weight_decay_on_w():
 
         def train(model, x, y, *, lr, steps):
             wd = model.arms.weight_decay.view(-1, 1, 1).to(x.dtype)
+            step = lr * model.arms.lr_scale.to(x.dtype).view(-1, 1, 1)
             for _ in range(steps):
                 loss = cp.cross_entropy(model.forward(x), y)
                 grads = torch.autograd.grad(loss, model.parameters())
                 ws = [w.detach() for w in model.weights()]
                 with torch.no_grad():
                     for v, g, w in zip(model.v, grads[:len(model.v)], ws):
-                        v -= lr * (g + wd * w)
+                        v -= step * (g + wd * w)
                     for b, g in zip(model.b, grads[len(model.v):]):
-                        b -= lr * g
+                        b -= step * g
         cp.train = train
     return patch
 

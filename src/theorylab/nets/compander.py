@@ -71,6 +71,12 @@ class Compander:
             return -2 * self.slope * self._s * torch.tanh(u) / torch.cosh(u) ** 2
         return -2 * self.slope * self._s * u / (1 + u * u) ** 2
 
+    @property
+    def max_curvature(self) -> float:
+        r"""sup_v |c''(v)|: 4ks/(3 sqrt 3) (tanh, at tanh^2(sv) = 1/3) or 9ks/(8 sqrt 3) (arctan, at sv = 1/sqrt 3)."""
+        factor = 4 / (3 * math.sqrt(3)) if self.kind == "tanh" else 9 / (8 * math.sqrt(3))
+        return factor * self.slope * self._s
+
     def rate(self, w: Tensor) -> Tensor:
         r"""Per-weight learning-rate factor P(w) = c'(c^{-1}(w))^2 in terms of w itself.
 
@@ -115,10 +121,11 @@ def step_second_order(comp: Compander, v: Tensor, grad_w: Tensor, lr: float) -> 
 
 @dataclass(frozen=True)
 class Arms:
-    """Per-replica switches: which replicas use the compander, and their weight decay."""
+    """Per-replica switches: which replicas use the compander, their weight decay and step-size factor."""
 
     companded: Tensor   # (R,) bool
     weight_decay: Tensor  # (R,) float
+    lr_scale: Tensor | None = None  # (R,) float, multiplies the step size (default 1)
 
 
 def uniform_weights(sizes: list[int], gens: list[torch.Generator], dtype: torch.dtype = torch.float32) -> list[Tensor]:
@@ -180,22 +187,25 @@ def cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
 
 
 def train(model: CompandedMLP, x: Tensor, y: Tensor, *, lr: float, steps: int) -> None:
-    r"""Full-batch gradient descent on (V, b) with coupled weight decay on V, per replica:
+    r"""Full-batch gradient descent on (V, b) with coupled weight decay on V, per replica r:
 
-    .. math::  V \leftarrow V - \eta\,(\nabla_V L + \lambda_r V), \qquad b \leftarrow b - \eta \nabla_b L .
+    .. math::  V \leftarrow V - \eta_r\,(\nabla_V L + \lambda_r V), \qquad b \leftarrow b - \eta_r \nabla_b L,
+               \qquad \eta_r = \eta \cdot \text{lr\_scale}_r .
 
     x: (R, n, d_in), y: (R, n) integer labels.
     """
     require_int("steps", steps, minimum=0)
     wd = model.arms.weight_decay.view(-1, 1, 1).to(x.dtype)
+    scale = model.arms.lr_scale
+    step = lr * (torch.ones(x.shape[0], dtype=x.dtype) if scale is None else scale.to(x.dtype)).view(-1, 1, 1)
     for _ in range(steps):
         loss = cross_entropy(model.forward(x), y)
         grads = torch.autograd.grad(loss, model.parameters())
         with torch.no_grad():
             for v, g in zip(model.v, grads[:len(model.v)]):
-                v -= lr * (g + wd * v)
+                v -= step * (g + wd * v)
             for b, g in zip(model.b, grads[len(model.v):]):
-                b -= lr * g
+                b -= step * g
 
 
 def accuracy(model: CompandedMLP, x: Tensor, y: Tensor) -> Tensor:
