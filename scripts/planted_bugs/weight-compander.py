@@ -23,6 +23,7 @@ import _runner  # noqa: E402
 
 SLUG = "weight-compander"
 ONE_STEP = dict(stop_after='ledger.close("gap_slope"')     # Experiment 1 and its claims (no training)
+PENALTY = dict(stop_after='ledger.at_most("penalty_fixed_point_err"')   # up to Experiment 1b (no training)
 
 
 def _mod():
@@ -94,6 +95,28 @@ def _weight_decay_on_w():
     return patch
 
 
+def _penalty_times_derivative():                          # rho = c^{-1}(w) c'(v) instead of c^{-1}(w) / c'(v)
+    def wrong(self, w):
+        v = self.inverse(w)
+        return v * self.derivative(v)
+    return _subclass(penalty_gradient=wrong)
+
+
+def _no_chain_rule_in_step():
+    def patch():                                          # step on v with dL/dw instead of dL/dv = c'(v) dL/dw
+        cp = _mod()
+        cp.step_via_v = lambda comp, v, g, lr: comp(v - lr * g) - comp(v)
+    return patch
+
+
+def _one_step_too_many():
+    def patch():                                          # the training loop runs steps + 1 updates
+        cp = _mod()
+        train = cp.train
+        cp.train = lambda model, x, y, *, lr, steps: train(model, x, y, lr=lr, steps=steps + 1)
+    return patch
+
+
 BUGS = {
     "rate P(w) not squared": (_rate_not_squared(), ONE_STEP),
     "preconditioner c'(v) instead of c'(v)^2": (_preconditioner_not_squared(), ONE_STEP),
@@ -102,6 +125,10 @@ BUGS = {
     "c' without the factor k": (_derivative_scale_a(), ONE_STEP),
     "inverse without the scale a/k": (_inverse_missing_scale(), {}),
     "weight decay on w instead of v": (_weight_decay_on_w(), {}),
+    # added by the referee
+    "penalty gradient c^-1(w) c' instead of c^-1(w) / c'": (_penalty_times_derivative(), PENALTY),
+    "step on v without the chain-rule factor c'(v)": (_no_chain_rule_in_step(), ONE_STEP),
+    "training loop one step too many": (_one_step_too_many(), {}),
 }
 
 
