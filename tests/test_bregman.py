@@ -138,3 +138,17 @@ def test_bad_arguments():
         bg.pooled_ensemble_variance(1.0, 1.0, 9, 8)
     with pytest.raises(ValueError, match="eta"):
         bg.total_variance_split("ce", eta[0])
+
+
+def test_data_variance_correction_is_unbiased_by_simulation():
+    g = np.random.default_rng(7)
+    b, s, reps = 5, 2, 20000
+    eta = 0.6 * g.standard_normal((reps, b, 1, 1, 2)) + g.standard_normal((reps, b, s, 1, 2))
+    raw, corrected = [], []
+    for r in range(reps):
+        _, within, between = bg.total_variance_split("se", eta[r])
+        raw.append(between[0])
+        corrected.append(bg.data_variance(within, between, s, b)[0])
+    target = 0.5 * 2 * 0.36 * (1 - 1 / b)                       # v_Z (1 - 1/B), v_Z = |a|^2 / 2 in mean
+    assert abs(np.mean(corrected) - target) < 5 * np.std(corrected) / np.sqrt(reps)
+    assert np.mean(raw) - target > 0.3

@@ -265,3 +265,18 @@ def pooled_ensemble_variance(within: np.ndarray, between: np.ndarray, k: int, s:
     if not 1 <= k <= s:
         raise ValueError(f"k must lie in [1, s] = [1, {s}], got {k}")
     return np.asarray(between) + np.asarray(within) * (s - k) / (k * (s - 1))
+
+
+def data_variance(within: np.ndarray, between: np.ndarray, s: int, b: int) -> np.ndarray:
+    r"""Estimate of the data part v_Z (1 - 1/B), corrected for the initialisation noise that leaks
+    into the conditional central predictions of a pool with s members per data set.
+
+    .. math::  \widehat{v_Z}\,(1 - 1/B) = \text{between} - \text{within}\,\frac{1 - 1/B}{s - 1}
+
+    (second order, members independent given Z; see :func:`pooled_ensemble_variance`). The plain
+    ``between`` over-counts by v_W (1 - 1/B) / s: a conditional estimate made from finitely many
+    initialisations per data set carries part of the initialisation variance.
+    """
+    if s < 2 or b < 1:
+        raise ValueError(f"s must be >= 2 and b >= 1, got s={s}, b={b}")
+    return np.asarray(between) - np.asarray(within) * (1 - 1 / b) / (s - 1)
