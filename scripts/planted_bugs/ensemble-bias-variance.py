@@ -43,8 +43,12 @@ def central_arithmetic():  # eq-ebv-central: the arithmetic mean of the probabil
     bg.central = bad
 
 
-def central_mean_raw_logits():  # eq-ebv-central: mean of the raw logits, then forgetting to normalise
-    bg.central = lambda loss, eta: np.asarray(eta, dtype=np.float64).mean(0)
+def central_median():  # eq-ebv-central: a "robust" median of the log-probabilities instead of their mean
+    bg.central = lambda loss, eta: bg.canonical(loss, np.median(bg.canonical(loss, eta), axis=0))
+
+
+# Not a bug, and so not planted: averaging the raw logits instead of the log-probabilities gives the
+# same central prediction (they differ by a constant per image, which the softmax ignores).
 
 
 def variance_reversed_kl():  # eq-ebv-jensen: E KL(P || p_c) instead of E KL(p_c || P)
@@ -105,7 +109,7 @@ def dual_ensemble_sums():  # prop-ebv-ensembles: logits summed, not averaged (a 
 
 BUGS = {
     "central = arithmetic mean of probabilities": (central_arithmetic, {}),
-    "central = unnormalised mean of raw logits": (central_mean_raw_logits, {}),
+    "central = median of the log-probabilities": (central_median, {}),
     "variance = E KL(P || p_c), reversed": (variance_reversed_kl, {}),
     "data part from arithmetic conditional means": (between_in_probability_space, {}),
     "pool law: plain 1/k": (pool_plain_one_over_k, {}),
