@@ -152,3 +152,24 @@ def test_data_variance_correction_is_unbiased_by_simulation():
     target = 0.5 * 2 * 0.36 * (1 - 1 / b)                       # v_Z (1 - 1/B), v_Z = |a|^2 / 2 in mean
     assert abs(np.mean(corrected) - target) < 5 * np.std(corrected) / np.sqrt(reps)
     assert np.mean(raw) - target > 0.3
+
+
+def test_all_subset_ensembles_obey_the_finite_population_law_exactly_for_squared_error():
+    """Averaged over all C(S, k) subsets, the pool law holds for every pool (squared error), with no
+    assumption on how the members were drawn; for cross-entropy only to second order."""
+    g = np.random.default_rng(8)
+    eta = g.standard_normal((4, 1, 3, 5)) + 0.7 * g.standard_normal((4, 6, 3, 5))
+    probs = bg.to_primal("ce", eta)
+    _, within, between = bg.total_variance_split("se", probs)
+    for k in (1, 2, 3, 4, 6):
+        law = bg.pooled_ensemble_variance(within, between, k, 6)
+        assert np.allclose(bg.subset_ensemble_variance("se", probs, k, chunk=4), law, atol=1e-14, rtol=0)
+    off_by_one = between + within * (6 - 2) / (2 * 6)                  # (S - k) / (k S): caught exactly
+    assert np.abs(bg.subset_ensemble_variance("se", probs, 2) - off_by_one).max() > 1e-4
+    total, within, between = bg.total_variance_split("ce", eta)
+    assert np.allclose(bg.subset_ensemble_variance("ce", eta, 1), total, atol=1e-12)
+    assert np.allclose(bg.subset_ensemble_variance("ce", eta, 6), between, atol=1e-12)
+    ce2 = bg.subset_ensemble_variance("ce", eta, 2)
+    assert not np.allclose(ce2, bg.pooled_ensemble_variance(within, between, 2, 6), atol=1e-8)
+    with pytest.raises(ValueError, match="k must"):
+        bg.subset_ensemble_variance("se", probs, 7)

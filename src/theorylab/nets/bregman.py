@@ -280,3 +280,33 @@ def data_variance(within: np.ndarray, between: np.ndarray, s: int, b: int) -> np
     if s < 2 or b < 1:
         raise ValueError(f"s must be >= 2 and b >= 1, got s={s}, b={b}")
     return np.asarray(between) - np.asarray(within) * (1 - 1 / b) / (s - 1)
+
+
+def subset_ensemble_variance(loss: str, eta: np.ndarray, k: int, chunk: int = 512) -> np.ndarray:
+    r"""Variance of *all* C(S, k) dual ensembles of k members that share a value of Z, (...,).
+
+    ``eta`` has shape (B, S, ..., C). Every k-subset of the S members of each data set is averaged
+    in the dual space, and the mean of D(p_c, ensemble) is taken over all B * C(S, k) ensembles,
+    p_c the central prediction of the whole pool (which is also the ensembles' central prediction,
+    by symmetry). For squared error this is exactly, for every pool, the finite-population law
+
+    .. math::  V_k = \text{between} + \text{within}\,\frac{S - k}{k\,(S - 1)}
+
+    of :func:`pooled_ensemble_variance` ((S - k)/(S - 1) is the correction for sampling without
+    replacement); for cross-entropy it holds to second order. Subsets are visited in chunks.
+    """
+    from itertools import combinations, islice
+
+    eta = canonical(loss, eta)
+    if eta.ndim < 3:
+        raise ValueError(f"eta must have shape (B, S, ..., C), got {eta.shape}")
+    s = eta.shape[1]
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= s:
+        raise ValueError(f"k must be an integer in [1, S] = [1, {s}], got {k!r}")
+    p_c = to_primal(loss, central(loss, eta.reshape(-1, *eta.shape[2:])))
+    subsets, total, count = combinations(range(s), k), 0.0, 0
+    while idx := list(islice(subsets, chunk)):
+        ens = eta[:, np.array(idx)].mean(2)                               # (B, m, ..., C)
+        total = total + divergence(loss, p_c, ens).sum((0, 1))
+        count += ens.shape[0] * ens.shape[1]
+    return total / count
