@@ -32,7 +32,8 @@ def _memo_train(task, counts, labels, n_inits, **kw):      # the bugs patch the 
 ensembles.train_pool = _memo_train
 
 REAL = {name: getattr(bg, name) for name in ("central", "variance", "total_variance_split", "pooled_ensemble_variance",
-                                             "data_variance", "jensen_gap", "bias_shift", "dual_ensemble")}
+                                             "data_variance", "jensen_gap", "bias_shift", "dual_ensemble",
+                                             "primal_ensemble", "subset_ensemble_variance")}
 
 
 def central_arithmetic():  # eq-ebv-central: the arithmetic mean of the probabilities, not the geometric one
@@ -107,6 +108,29 @@ def dual_ensemble_sums():  # prop-ebv-ensembles: logits summed, not averaged (a 
     bg.dual_ensemble = bad
 
 
+# Added by the referee.
+
+def within_wrong_axis():  # eq-ebv-total: the init part averaged over the wrong axis (variance over Z given W)
+    def bad(loss, eta):
+        total, _, between = REAL["total_variance_split"](loss, eta)
+        return total, bg.variance(loss, bg.canonical(loss, eta)).mean(0), between
+    bg.total_variance_split = bad
+
+
+def primal_averages_logits():  # prop-ebv-ensembles: the "primal" ensemble averages logits, like the dual one
+    bg.primal_ensemble = lambda loss, eta, k: REAL["dual_ensemble"](loss, eta, k)
+
+
+def leak_without_finite_b():  # data_variance: the leak within / (s - 1) without the factor (1 - 1/B)
+    bg.data_variance = lambda within, between, s, b: np.asarray(between) - np.asarray(within) / (s - 1)
+
+
+def subsets_around_own_set():  # subset_ensemble_variance: ensembles measured around their data set's centre
+    def bad(loss, eta, k, chunk=64):
+        return np.mean([REAL["subset_ensemble_variance"](loss, e[None], k, chunk) for e in eta], 0)
+    bg.subset_ensemble_variance = bad
+
+
 BUGS = {
     "central = arithmetic mean of probabilities": (central_arithmetic, {}),
     "central = median of the log-probabilities": (central_median, {}),
@@ -120,6 +144,10 @@ BUGS = {
     "bias shift sign swapped": (shift_sign_swapped, {}),
     "bias shift normalised under y_bar": (shift_uses_arithmetic_weights, {}),
     "dual ensemble sums the logits": (dual_ensemble_sums, {}),
+    "init part over the wrong axis (referee)": (within_wrong_axis, {}),
+    "primal ensemble averages logits (referee)": (primal_averages_logits, {}),
+    "leak correction without (1 - 1/B) (referee)": (leak_without_finite_b, {}),
+    "subset ensembles around their own data set (referee)": (subsets_around_own_set, {}),
 }
 
 if __name__ == "__main__":
