@@ -126,7 +126,7 @@ def leak_without_finite_b():  # data_variance: the leak within / (s - 1) without
 
 
 def subsets_around_own_set():  # subset_ensemble_variance: ensembles measured around their data set's centre
-    def bad(loss, eta, k, chunk=64):
+    def bad(loss, eta, k, chunk=16):
         return np.mean([REAL["subset_ensemble_variance"](loss, e[None], k, chunk) for e in eta], 0)
     bg.subset_ensemble_variance = bad
 

@@ -282,7 +282,7 @@ def data_variance(within: np.ndarray, between: np.ndarray, s: int, b: int) -> np
     return np.asarray(between) - np.asarray(within) * (1 - 1 / b) / (s - 1)
 
 
-def subset_ensemble_variance(loss: str, eta: np.ndarray, k: int, chunk: int = 512) -> np.ndarray:
+def subset_ensemble_variance(loss: str, eta: np.ndarray, k: int, chunk: int = 16) -> np.ndarray:
     r"""Variance of *all* C(S, k) dual ensembles of k members that share a value of Z, (...,).
 
     ``eta`` has shape (B, S, ..., C). Every k-subset of the S members of each data set is averaged
