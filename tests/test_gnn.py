@@ -83,14 +83,6 @@ def test_embed_with_propagated_input_equals_propagating_it():
         assert torch.allclose(model.embed(x, prop), model.embed(x, prop, prop(x)), atol=1e-5)
 
 
-def test_load_digits_equals_sklearn():
-    from sklearn.datasets import load_digits
-
-    images, labels = gnn.load_digits()
-    digits = load_digits()
-    assert np.array_equal(images, digits.data / 16.0) and np.array_equal(labels, digits.target)
-
-
 def test_batched_models_do_not_mix_gradients():
     model = gnn.BatchedGNN(3, 4, 2, gnn.GNNConfig(width=8), torch.Generator().manual_seed(0))
     adj = gnn.dcsbm(20, 2, 4.0, 3.0, 5.0, np.random.default_rng(0))[0]

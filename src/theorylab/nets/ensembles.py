@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from theorylab.structure.gnn import load_digits
+from theorylab.data.digits import load as load_digits
 
 
 @dataclass(frozen=True)

@@ -211,13 +211,12 @@ def digits_replicas(seeds: list[int], n_train: int, radius: float) -> tuple[torc
 
     Returns Xtr (R, n_train, 65), ytr (R, n_train), Xte (R, 1797 - n_train, 65), yte, float32, R = len(seeds).
     """
-    from sklearn.datasets import load_digits
-
     from .. import rng
+    from ..data import digits
 
     require_int("n_train", n_train, minimum=10, maximum=1700)
     require_float("radius", radius, low=0.0, low_open=True)
-    X, y = load_digits(return_X_y=True)
+    X, y = digits.load()  # pixels in [0, 1]; the scale cancels in the normalization below
     X = X - X.mean(0)
     X = radius * X / np.linalg.norm(X, axis=1, keepdims=True)
     Xa = torch.tensor(np.c_[X, np.ones(len(X))], dtype=torch.float32)

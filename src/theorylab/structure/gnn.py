@@ -11,16 +11,15 @@ features, and the is-same-class task on pairs of sklearn digits placed on two cl
 """
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ..data import digits
 from . import graphs
 
 KINDS = ("gcn", "gin")
@@ -92,21 +91,7 @@ def arrangement(kind: str, size: int = 16) -> np.ndarray:
     return np.stack([v % 2, (v // size) * half + (v % size) // 2], 1)
 
 
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 1,797 8x8 digits that scikit-learn ships, as (images (1797, 64) in [0, 1], labels (1797,)).
-
-    Read from scikit-learn's bundled CSV without importing scikit-learn, whose import (with SciPy)
-    costs about a second of the chapter's run; ``sklearn.datasets.load_digits`` if the file moved.
-    """
-    spec = importlib.util.find_spec("sklearn")
-    path = Path(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz") if spec else None
-    if path is not None and path.exists():
-        data = np.loadtxt(path, delimiter=",")
-        return data[:, :-1] / 16.0, data[:, -1].astype(np.int64)
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    digits = sklearn_digits()
-    return digits.data / 16.0, digits.target.astype(np.int64)
+load_digits = digits.load  # the loader lives in theorylab.data.digits; kept here for old call sites
 
 
 def digit_pairs(n_pairs: int, kind: str, gen: np.random.Generator) -> tuple[Tensor, Tensor]:

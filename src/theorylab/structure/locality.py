@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from theorylab import rng
+from theorylab.data import digits
 from theorylab.nets import models
 from theorylab.structure import rearrange, tensors
 
@@ -224,10 +225,8 @@ class DigitsConfig:
 
 def digits_binary() -> tuple[np.ndarray, np.ndarray]:
     """sklearn's 8 x 8 digits (bundled, no download), pixels in [0, 1], y = +1 for digits >= 5."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    return data.data / 16.0, np.where(data.target >= 5, 1.0, -1.0)
+    images, labels = digits.load()
+    return images, np.where(labels >= 5, 1.0, -1.0)
 
 
 def digits_conditions(seeds: Sequence[int], cfg: DigitsConfig, *, base_seed: int, device: str = "cpu",
