@@ -66,13 +66,12 @@ def test_gradient_descent_in_the_frame_equals_gradient_descent_in_rd():
     g = np.random.default_rng(3)
     ex = xor.sample(n, d, r, 0.2, [g])
     w0 = 0.01 * g.standard_normal((1, m, d))
-    basis = np.concatenate([np.eye(d)[:2], ex.x[0], w0[0]])              # spans mu1, mu2, data, init
-    q, _ = np.linalg.qr(basis.T)                                          # (d, k) orthonormal columns
-    q[:, :2] = np.eye(d)[:, :2] * np.sign(np.diag(q[:2, :2]))            # keep e1, e2 as the first axes
+    xf, wf, q = xor.to_frame(ex.x[0], w0[0])
+    assert np.allclose(q.T @ q, np.eye(q.shape[1]), atol=1e-12) and np.allclose(xf[:, :2], ex.x[0, :, :2])
     t = lambda a: torch.tensor(a, dtype=relu2.DTYPE)
     a, lr = relu2.head(m), relu2.step_size(n, m, d)
     full = relu2.train(t(w0), a, t(ex.x), t(ex.y), lr, 20, [20])[0]
-    small = relu2.train(t(w0 @ q), a, t(ex.x @ q), t(ex.y), lr, 20, [20])[0]
+    small = relu2.train(t(wf[None]), a, t(xf[None]), t(ex.y), lr, 20, [20])[0]
     x_new = t(g.standard_normal((1, 50, d)))
     assert torch.allclose(relu2.forward(full, a, x_new), relu2.forward(small, a, x_new @ t(q)), atol=1e-10)
     assert torch.allclose(relu2.alignment(full), relu2.alignment(small), atol=1e-10)

@@ -188,3 +188,15 @@ def net_linear_signal(sample: XorSample) -> np.ndarray:
     :math:`\sqrt n` that a balanced sample removes exactly (see the chapter's *Where it breaks*).
     """
     return np.einsum("sn,snk->sk", sample.y, SIGNS[sample.cluster])
+
+
+def to_frame(x: np.ndarray, w0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rotate explicit vectors of R^d onto the frame (e1, e2, Gram-Schmidt of the data and of w0).
+
+    x: (n, d) with the means along e1, e2; w0: (m, d). Returns (x q, w0 q, q) with q (d, 2 + n + m)
+    orthonormal columns, the first two being e1 and e2 (the coordinates :func:`frame` samples).
+    """
+    d = x.shape[-1]
+    q, _ = np.linalg.qr(np.concatenate([np.eye(2, d), x, w0]).T)
+    q[:, :2] = np.eye(d, 2)                                   # QR returns +-e1, +-e2 there: fix the signs
+    return x @ q, w0 @ q, q

@@ -112,3 +112,32 @@ def alignment(w: Tensor) -> Tensor:
     The means lie along coordinates 0 and 1 (as in :mod:`theorylab.data.xor`).
     """
     return w[..., :2] / w.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+
+
+def history(snaps: Tensor, a: Tensor, x: Tensor, y: Tensor, flipped: Tensor, x_test: Tensor,
+            y_test: Tensor, threshold: float = 0.3) -> dict[str, Tensor]:
+    r"""What the chapter tracks along a run, per logged step and replica: a dict of (T, S) tensors.
+
+    ``train``: accuracy on the observed (noisy) training labels; ``flipped``: accuracy on the flipped
+    ones only; ``test``: accuracy on clean test labels; ``matched`` / ``crossed``: mean over neurons
+    of :math:`|\cos(w_j, \mu_{c(j)})|` and :math:`|\cos(w_j, \mu_{3-c(j)})|`, where :math:`c(j) = 1` if
+    :math:`a_j > 0` (the class +1 means) and 2 otherwise; ``aligned``: fraction of neurons with
+    :math:`\max_c |\cos(w_j, \mu_c)| > ` threshold; ``own``: among those, the fraction whose best mean is
+    :math:`\mu_{c(j)}` (NaN when none is aligned).
+    """
+    fl = flipped.to(DTYPE)
+    own = (a.expand(x.shape[0], -1) < 0).long()                                  # (S, m): 0 -> mu1, 1 -> mu2
+    out: dict[str, list[Tensor]] = {k: [] for k in ("train", "flipped", "test", "matched", "crossed", "aligned", "own")}
+    for w in snaps:
+        out["train"].append(accuracy(w, a, x, y))
+        out["flipped"].append(((y * forward(w, a, x) > 0).to(DTYPE) * fl).sum(-1) / fl.sum(-1).clamp_min(1))
+        out["test"].append(accuracy(w, a, x_test, y_test))
+        cos = alignment(w).abs()                                                 # (S, m, 2)
+        mine = cos.gather(-1, own[..., None])[..., 0]
+        out["matched"].append(mine.mean(-1))
+        out["crossed"].append((cos.sum(-1) - mine).mean(-1))
+        hit = cos.amax(-1) > threshold
+        out["aligned"].append(hit.to(DTYPE).mean(-1))
+        good = (hit & (cos.argmax(-1) == own)).to(DTYPE).sum(-1)
+        out["own"].append(torch.where(hit.any(-1), good / hit.to(DTYPE).sum(-1).clamp_min(1), torch.nan))
+    return {k: torch.stack(v) for k, v in out.items()}
