@@ -7,6 +7,20 @@ the linear limit, the Bayes accuracy eq-xg-bayes, the head, the balanced sampler
 chapter's code cells (fast profile, base seed 0) through ``_runner`` in a fresh process with a
 time-out, and prints the claims that held without the bug and fail with it. The exit status is 1 if
 any bug is caught by no claim.
+
+Last run (3 December 2026, base seed 0, fast profile, loaded two-core machine; every bug ran to the
+end, 48-96 s each, none timed out):
+
+    loss_derivative_sign        loss_one_over_t (sigma(y f) for sigma(-y f): step 1 is unchanged, since
+                                sigma(0) = 1/2, and the run still groks; only the 1/t loss decay tells)
+    relu_derivative_dropped     step1_margin_ratio, step1_slope_mean, final_test_min, matched_over_crossed, ...
+    gradient_sum_not_mean       step1_margin_ratio, step1_slope_mean, loss_one_over_t, final_test_min, ...
+    margin_quarter_not_eighth   step1_margin_ratio
+    linear_limit_missing_half   step1_slope_mean
+    bayes_without_sqrt2         bayes_closed_vs_mc
+    bayes_noisy_missing_eta     bayes_closed_vs_mc
+    head_all_positive           step1_train_acc_min, step1_test_z, train_acc_min_all, final_test_min, ...
+    balanced_flips_per_sample   final_test_min, grokking_gain, matched_growth, own_final_min, ...
 """
 
 from __future__ import annotations
