@@ -92,3 +92,20 @@ def test_first_step_accuracies_with_opposite_heads_sum_to_one():
         return lr * coef.transpose(1, 2) @ t(s.x)
     acc = relu2.accuracy(step_from_pattern(a), a, xs, ys) + relu2.accuracy(step_from_pattern(-a), -a, xs, ys)
     assert acc.item() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_history_matches_direct_measurements():
+    n, m, d, r = 24, 10, 5000, 20.0
+    s = xor.frame(n, m, d, r, 0.2, 1e-6, [np.random.default_rng(6), np.random.default_rng(7)], balanced=True)
+    t = lambda v: torch.tensor(v, dtype=relu2.DTYPE)
+    xt, yt, _ = xor.test_points(200, s.x.shape[-1], r, [np.random.default_rng(8), np.random.default_rng(9)])
+    a, lr = relu2.head(m), relu2.step_size(n, m, d)
+    snaps = relu2.train(t(s.w0), a, t(s.x), t(s.y), lr, 5, [1, 5])
+    h = relu2.history(snaps, a, t(s.x), t(s.y), torch.as_tensor(s.flipped), t(xt), t(yt))
+    assert all(v.shape == (2, 2) for v in h.values())
+    assert torch.allclose(h["test"][1], relu2.accuracy(snaps[1], a, t(xt), t(yt)))
+    cos = relu2.alignment(snaps[1]).abs()
+    assert torch.allclose(h["matched"][1], torch.cat([cos[:, :m // 2, 0], cos[:, m // 2:, 1]], 1).mean(-1))
+    fl = torch.as_tensor(s.flipped)
+    right = t(s.y) * relu2.forward(snaps[0], a, t(s.x)) > 0
+    assert torch.allclose(h["flipped"][0], (right & fl).sum(-1).to(relu2.DTYPE) / fl.sum(-1))
