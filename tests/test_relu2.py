@@ -67,6 +67,19 @@ def test_one_step_margin_formula_matches_simulation():
     assert relu2.accuracy(w1, a, t(s.x), t(s.y)).min().item() == 1.0      # every label fitted, flips included
 
 
+def test_one_step_mean_margin_has_no_r2_term_on_a_balanced_sample():
+    """Rival formulas alpha d/8n (right) and alpha (d + r^2)/8n (each point alone) differ by r^2/d = 10% here."""
+    n, m, d, r = 80, 100, 20_000, float(np.sqrt(2000.0))
+    s, t, a, lr, w1 = _one_step(n, m, d, r, 16)
+    margin = (t(s.y) * relu2.forward(w1, a, t(s.x))).mean().item()
+    assert margin / relu2.one_step_margin(n, d, r, lr) == pytest.approx(1.0, abs=0.04)
+    assert margin / (lr * (d + r**2) / (8 * n)) < 0.96
+    # the general form: the mean of the linear limit over the training points, alpha |sum_i y_i x_i|^2 / 8 n^2
+    v2 = (t(s.y)[:, :, None] * t(s.x)).sum(1).pow(2).sum(-1)
+    lin = relu2.linear_limit(t(s.x), t(s.y), t(s.x), lr)
+    assert (t(s.y) * lin).mean(-1).numpy() == pytest.approx((lr * v2 / (8 * n**2)).numpy(), rel=1e-10)
+
+
 def test_wide_network_after_one_step_is_the_linear_classifier():
     n, m, d, r = 40, 2000, 50_000, 10.0
     s, t, a, lr, w1 = _one_step(n, m, d, r, 2)

@@ -86,15 +86,20 @@ def step_size(n: int, m: int, d: int) -> float:
     return n * math.sqrt(m) / d
 
 
-def one_step_margin(n: int, d: int, r: float, lr: float) -> float:
+def one_step_margin(n: int, d: int, r: float, lr: float, net_signal_sq: float = 0.0) -> float:
     r"""Leading-order mean training margin after one step from a vanishing initialisation.
 
-    .. math:: \mathbb E\, y_k f(x_k; W^{(1)}) \approx \frac{\alpha\,\mathbb E\|x_k\|^2}{8n} = \frac{\alpha (d + r^2)}{8n}
+    .. math:: \frac1n\sum_k y_k f(x_k; W^{(1)}) \approx \frac{\alpha\,\|\sum_i y_i x_i\|^2}{8n^2}
+              \approx \frac{\alpha\,(d + r^2 |D|^2/n)}{8n}
 
-    (a quarter of the neurons fire on x_k with the sign of y_k; corrections are of relative order
-    :math:`\sqrt{n/d}` and :math:`\sqrt n\,r^2/d`).
+    (the mean of the linear limit :func:`linear_limit` over the training points; ``net_signal_sq`` is
+    :math:`|D|^2` from :func:`theorylab.data.xor.net_linear_signal`, zero for a balanced sample). Each point
+    alone gets about :math:`\alpha\|x_k\|^2/8n = \alpha(d + r^2)/8n`, but the other points of its own and of
+    the opposite cluster add :math:`\alpha r^2(y_k\langle D, s_k\rangle - 1)/8n`, which removes the
+    :math:`r^2` on average. Corrections are of relative order :math:`1/\sqrt m` (finite width) and
+    :math:`\sqrt n\,r^2/d` (sign changes of the neuron sums).
     """
-    return lr * (d + r**2) / (8 * n)
+    return lr * (d + r**2 * net_signal_sq / n) / (8 * n)
 
 
 def linear_limit(x_train: Tensor, y_train: Tensor, x: Tensor, lr: float) -> Tensor:
