@@ -43,7 +43,7 @@ from scipy.integrate import solve_ivp
 from theorylab import runtime
 
 __all__ = ["shift_matrix", "mixed_system", "random_system", "rollout", "lqr_cost", "policy_gradient",
-           "train", "extrapolation_measure", "min_norm_controller", "chain_exponents", "chain_cost",
+           "lqr_cost_torch", "train", "extrapolation_measure", "min_norm_controller", "chain_exponents", "chain_cost",
            "chain_flow", "chain_gd", "chain_controller", "shift_measure_theory", "block_system"]
 
 
@@ -99,6 +99,26 @@ def lqr_cost(K, A, B, X0, H: int, Q=None, R=None) -> np.ndarray:
         us = xs @ np.swapaxes(K, -1, -2)[..., None, :, :]
         c = c + np.einsum("...hni,ij,...hnj->...", us, np.asarray(R, float), us)
     return c / np.shape(X0)[0]
+
+
+def lqr_cost_torch(K, A, B, X0, H: int, Q=None, R=None):
+    """The same cost as :func:`lqr_cost`, as a plain loop over steps in torch (for autograd); a 0-d tensor.
+
+    This is the paper's route to the policy gradient (autograd through the rollout); the notebook
+    and the tests compare :func:`policy_gradient` with its ``backward()``. All arguments are float64 tensors.
+    """
+    import torch
+
+    d = A.shape[-1]
+    Q = torch.eye(d, dtype=A.dtype) if Q is None else Q
+    x, total = X0, 0.0
+    for _ in range(H + 1):
+        u = x @ K.T
+        total = total + ((x @ Q) * x).sum()
+        if R is not None:
+            total = total + ((u @ R) * u).sum()
+        x = x @ A.T + u @ B.T
+    return total / X0.shape[0]
 
 
 def policy_gradient(K, A, B, X0, H: int, Q=None, R=None) -> np.ndarray:
@@ -177,14 +197,13 @@ def chain_cost(a, N, k: int) -> np.ndarray:
 
 
 def _chain_grad(a, N, k):
-    """d chain_cost / d a_i = (1/k) sum_r 2 N_ri a_i^(2N_ri - 1) prod_{j != i} a_j^(2 N_rj)."""
+    """d chain_cost / d a_i = (1/k) sum_r 2 N_ri a_i^(2N_ri - 1) prod_{j != i} a_j^(2 N_rj) (no division by a_i)."""
     pw = a[None, :] ** (2 * N)                                 # (rows, d)
-    out = np.empty_like(a)
-    for i in range(a.size):
-        others = np.prod(np.delete(pw, i, axis=1), axis=1)
-        own = np.where(N[:, i] > 0, 2 * N[:, i] * a[i] ** np.maximum(2 * N[:, i] - 1, 0), 0.0)
-        out[i] = (own * others).sum() / k
-    return out
+    ones = np.ones((N.shape[0], 1))
+    left = np.cumprod(np.hstack([ones, pw[:, :-1]]), axis=1)   # prod_{j < i}
+    right = np.cumprod(np.hstack([ones, pw[:, :0:-1]]), axis=1)[:, ::-1]   # prod_{j > i}
+    own = np.where(N > 0, 2 * N * a[None, :] ** np.maximum(2 * N - 1, 0), 0.0)
+    return (own * left * right).sum(0) / k
 
 
 def chain_flow(d: int, H: int, k: int = 1, t_end: float = 60.0, times=None, rtol: float = 1e-10) -> np.ndarray:
