@@ -73,13 +73,13 @@ def test_min_norm_controller_is_least_norm_and_does_not_extrapolate():
     assert lqr.extrapolation_measure(K, A, np.eye(5), null) == pytest.approx(1.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("k,H", [(1, 5), (2, 3), (1, 8)])
-def test_shift_training_is_the_chain_recursion(k, H):
-    """Full-matrix policy gradient on the shift equals gradient descent on the d chain weights."""
+@pytest.mark.parametrize("k,H,max_step", [(1, 5, None), (2, 3, None), (1, 8, None), (1, 8, 0.05)])
+def test_shift_training_is_the_chain_recursion(k, H, max_step):
+    """Full-matrix policy gradient on the shift equals gradient descent on the d chain weights (clipped or not)."""
     d, lr, steps = 5, 1e-2, 400
     S = lqr.shift_matrix(d)
-    K, _ = lqr.train(S, np.eye(d), np.eye(d)[:k], H, lr, steps)
-    a = lqr.chain_gd(d, H, k, lr, steps)
+    K, _ = lqr.train(S, np.eye(d), np.eye(d)[:k], H, lr, steps, max_step=max_step)
+    a = lqr.chain_gd(d, H, k, lr, steps, max_step)
     np.testing.assert_allclose(K, lqr.chain_controller(a), atol=1e-12)
     assert lqr.lqr_cost(K, S, np.eye(d), np.eye(d)[:k], H) == pytest.approx(
         lqr.chain_cost(a, lqr.chain_exponents(d, H, k), k), rel=1e-12)
@@ -116,3 +116,16 @@ def test_systems_and_validation():
         lqr.train(S, np.eye(4), np.eye(4)[:1], 3, -1.0, 10)
     with pytest.raises(ValueError, match="H"):
         lqr.rollout(np.zeros((4, 4)), S, np.eye(4), np.eye(4)[:1], 0)
+
+
+def test_max_step_keeps_the_flow_limit_and_tames_large_systems():
+    """Clipping the step length changes the speed along the flow path, not its end."""
+    d, H = 5, 5
+    a_clip = lqr.chain_gd(d, H, 1, 2e-3, 20000, max_step=0.01)
+    assert np.abs(a_clip - lqr.chain_flow(d, H, 1)).max() < 5e-3
+    A = 2.5 * lqr.shift_matrix(d)[None] @ np.diag([1.0, 1.2, 0.9, 1.1, 1.0])    # ||A|| ~ 3: diverges unclipped
+    with np.errstate(all="ignore"):
+        _, c_plain = lqr.train(A, np.eye(d), np.eye(d)[:1], H, 1e-2, 300)
+    _, c_clip = lqr.train(A, np.eye(d), np.eye(d)[:1], H, 1e-2, 3000, max_step=0.2)
+    assert not np.isfinite(c_plain[-1]).all() or c_plain[-1].max() > 1e3
+    assert c_clip[-1].max() - 1 < 1e-6

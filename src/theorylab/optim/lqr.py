@@ -141,9 +141,21 @@ def policy_gradient(K, A, B, X0, H: int, Q=None, R=None) -> np.ndarray:
     return grad / n
 
 
+def _clip(step, max_step):
+    """Shorten each step (batched over leading dims) to Frobenius norm at most max_step; direction kept."""
+    if max_step is None:
+        return step
+    norm = np.sqrt((step**2).sum((-1, -2), keepdims=True))
+    return step * np.minimum(1.0, max_step / np.maximum(norm, 1e-300))
+
+
 def train(A, B, X0, H: int, lr: float, steps: int, K0=None, Q=None, R=None,
-          record_every: int = 0) -> tuple[np.ndarray, np.ndarray]:
+          record_every: int = 0, max_step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Policy gradient K <- K - lr * grad J(K) from K0 (zero by default), batched over A's leading dims.
+
+    ``max_step`` caps the Frobenius norm of each update (direction kept): a change of time scale
+    along the same gradient-flow path, so the flow limit is unchanged; it keeps systems with a large
+    ||A|| (a huge gradient at K = 0) from diverging at a step size that suits the others.
 
     Returns (K after ``steps`` steps, training costs (R, ...)): the cost every ``record_every`` steps
     (0: only the final cost) and always after the last step.
@@ -158,7 +170,7 @@ def train(A, B, X0, H: int, lr: float, steps: int, K0=None, Q=None, R=None,
     for t in range(steps):
         if every and t % every == 0:
             costs.append(lqr_cost(K, A, B, X0, H, Q, R))
-        K = K - lr * policy_gradient(K, A, B, X0, H, Q, R)
+        K = K - _clip(lr * policy_gradient(K, A, B, X0, H, Q, R), max_step)
     costs.append(lqr_cost(K, A, B, X0, H, Q, R))
     return K, np.stack(costs)
 
@@ -215,11 +227,15 @@ def chain_flow(d: int, H: int, k: int = 1, t_end: float = 60.0, times=None, rtol
     return sol.y.T if times is not None else sol.y[:, -1]
 
 
-def chain_gd(d: int, H: int, k: int, lr: float, steps: int) -> np.ndarray:
-    """Gradient descent a <- a - lr * grad chain_cost(a) from a = 1: the same steps as :func:`train` on the shift; (d,)."""
+def chain_gd(d: int, H: int, k: int, lr: float, steps: int, max_step: float | None = None) -> np.ndarray:
+    """Gradient descent a <- a - lr * grad chain_cost(a) from a = 1: the same steps as :func:`train` on the shift; (d,).
+
+    The full gradient lives on the shift's pattern with entries grad chain_cost, so its norm is the
+    norm of the chain gradient and ``max_step`` clips both runs identically.
+    """
     N, a = chain_exponents(d, H, k), np.ones(d)
     for _ in range(runtime.require_int("steps", steps, minimum=0)):
-        a = a - lr * _chain_grad(a, N, k)
+        a = a - _clip((lr * _chain_grad(a, N, k))[None, :], max_step)[0]
     return a
 
 
