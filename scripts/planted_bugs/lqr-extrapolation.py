@@ -5,8 +5,19 @@ Each bug monkeypatches one function of ``theorylab.optim.lqr`` with a plausible 
 chapter's code cells run (fast profile, seed 0) in a fresh process under a time-out, and the claims
 that held without the bug but fail with it are printed. The exit status is 1 if a bug slips through.
 
-Last run (3 December 2026, seed 0, fast profile, loaded two-core machine): see the report printed
-by the script; every bug below was caught (the list of catching claims is in the lead's report).
+Last run (3 December 2026, seed 0, fast profile, loaded two-core machine; every bug ran to the end,
+none timed out). Every bug is caught:
+
+    costate_missing_factor_two   grad_vs_autograd, shift_controller_vs_chain, shift_measure_vs_flow,
+                                 identity_block_equals_min_norm, horizon_* , mixing_ends_dev
+    rollout_transposed           grad_vs_autograd, train_excess_max, random_measure_k1, shift_*,
+                                 horizon_*, edge_weights_order_max_drop, mixing_* (12 claims)
+    chain_edge_off_by_one        shift_controller_vs_chain, shift_measure_vs_flow, horizon_measure_vs_chain_gd,
+                                 horizon_measure_vs_flow, mixing_ends_dev
+    chain_grad_missing_two       shift_controller_vs_chain, horizon_measure_vs_chain_gd (the flow limit is
+                                 unchanged by a constant factor: only the exact same-step claims see it)
+    min_norm_without_projection  identity_block_equals_min_norm, random_min_norm_measure_dev
+    measure_normalised_by_x0     identity_block_measure_dev, random_min_norm_measure_dev, mixing_monotone_max_rise
 """
 
 from __future__ import annotations
