@@ -129,3 +129,26 @@ def test_max_step_keeps_the_flow_limit_and_tames_large_systems():
     _, c_clip = lqr.train(A, np.eye(d), np.eye(d)[:1], H, 1e-2, 3000, max_step=0.2)
     assert not np.isfinite(c_plain[-1]).all() or c_plain[-1].max() > 1e3
     assert c_clip[-1].max() - 1 < 1e-6
+
+
+def test_training_is_equivariant_under_a_change_of_orthonormal_basis():
+    """With B = Q = I, R = 0: training on (P A P', rows of P') gives P K P', and the same measure."""
+    d, H, k = 5, 5, 2
+    P = np.linalg.qr(rng.numpy(3, "lqr-basis").standard_normal((d, d)))[0]
+    A = np.stack([lqr.shift_matrix(d), lqr.random_system(d, rng.numpy(4, "lqr-sys"))[0]])
+    K, _ = lqr.train(A, np.eye(d), np.eye(d)[:k], H, 1e-2, 300)
+    K_P, _ = lqr.train(P @ A @ P.T, np.eye(d), P.T[:k], H, 1e-2, 300)
+    np.testing.assert_allclose(P.T @ K_P @ P, K, atol=1e-12)
+    np.testing.assert_allclose(lqr.extrapolation_measure(K_P, P @ A @ P.T, np.eye(d), P.T[k:]),
+                               lqr.extrapolation_measure(K, A, np.eye(d), np.eye(d)[k:]), rtol=1e-12)
+
+
+def test_shift_weights_follow_the_flow_in_time_to_first_order():
+    """The chapter's shift_trajectory_vs_flow claim: |a_GD(t)^2 - a_flow(t)^2| / lr -> about 2 at t = 0.1."""
+    d, H, tau, S, I = 5, 5, 0.1, lqr.shift_matrix(5), np.eye(5)
+    flow = lqr.chain_flow(d, H, 1, times=np.array([0.0, tau]))[-1] ** 2
+    consts = []
+    for lr in (1e-2, 1e-3):
+        K, _ = lqr.train(S, I, I[:1], H, lr, int(round(tau / lr)))
+        consts.append(np.abs(np.diag(np.roll(S + K, -1, axis=0)) ** 2 - flow).max() / lr)
+    assert 1.5 < consts[1] < consts[0] < 2.5
