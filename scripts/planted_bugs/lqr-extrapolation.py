@@ -5,19 +5,22 @@ Each bug monkeypatches one function of ``theorylab.optim.lqr`` with a plausible 
 chapter's code cells run (fast profile, seed 0) in a fresh process under a time-out, and the claims
 that held without the bug but fail with it are printed. The exit status is 1 if a bug slips through.
 
-Last run (3 December 2026, seed 0, fast profile, loaded two-core machine; every bug ran to the end,
-none timed out). Every bug is caught:
+Last run (3 December 2026, referee, seed 0, fast profile, loaded two-core machine; every bug ran to
+the end, none timed out; before the block systems' unseen block was capped, which no bug touches).
+Every bug is caught:
 
-    costate_missing_factor_two   grad_vs_autograd, shift_controller_vs_chain, shift_measure_vs_flow,
-                                 identity_block_equals_min_norm, horizon_* , mixing_ends_dev
-    rollout_transposed           grad_vs_autograd, train_excess_max, random_measure_k1, shift_*,
-                                 horizon_*, edge_weights_order_max_drop, mixing_* (12 claims)
-    chain_edge_off_by_one        shift_controller_vs_chain, shift_measure_vs_flow, horizon_measure_vs_chain_gd,
-                                 horizon_measure_vs_flow, mixing_ends_dev
-    chain_grad_missing_two       shift_controller_vs_chain, horizon_measure_vs_chain_gd (the flow limit is
-                                 unchanged by a constant factor: only the exact same-step claims see it)
-    min_norm_without_projection  identity_block_equals_min_norm, random_min_norm_measure_dev
-    measure_normalised_by_x0     identity_block_measure_dev, random_min_norm_measure_dev, mixing_monotone_max_rise
+    costate_missing_factor_two     grad_vs_autograd, shift_*, horizon_* (4), identity_block_equals_min_norm,
+                                   mixing_ends_dev (9 claims)
+    rollout_transposed             15 claims (grad_vs_autograd, train_excess_max, shift_*, horizon_*, ...)
+    chain_edge_off_by_one          shift_controller_vs_chain, shift_measure_vs_flow, shift_trajectory_vs_flow,
+                                   horizon_measure_vs_chain_gd, horizon_measure_vs_flow, mixing_ends_dev
+    chain_grad_missing_two         shift_controller_vs_chain, horizon_measure_vs_chain_gd, and (flow in time,
+                                   not only its limit) shift_trajectory_vs_flow
+    min_norm_without_projection    identity_block_equals_min_norm, random_min_norm_measure_dev
+    measure_normalised_by_x0       identity_block_measure_dev, random_min_norm_measure_dev, mixing_monotone_max_rise
+    cost_drops_initial_term        train_excess_max (two-sided |J - 1| since the referee; one-sided, nothing caught it)
+    clip_by_global_norm            shift_controller_vs_chain
+    theory_includes_training_edge  shift_measure_vs_flow, horizon_measure_vs_flow, mixing_ends_dev
 """
 
 from __future__ import annotations
@@ -92,6 +95,27 @@ def _measure(K, A, B, X_test, Q=None):
     y = X @ np.swapaxes(np.asarray(A, float) + np.asarray(B, float) @ np.asarray(K, float), -1, -2)
     return (y**2).sum((-1, -2)) / (X**2).sum()                 # BUG: denominator
 lqr.extrapolation_measure = _measure
+""",
+    # (referee) the cost sums h = 1..H, forgetting the h = 0 term: the gradient is unchanged, the cost is 1 too low
+    "cost_drops_initial_term": """
+import numpy as np
+_old = lqr.lqr_cost
+lqr.lqr_cost = lambda K, A, B, X0, H, Q=None, R=None: _old(K, A, B, X0, H, Q, R) - (np.asarray(X0, float) ** 2).sum() / np.shape(X0)[0]
+""",
+    # (referee) step length clipped by the global norm over the whole batch of systems, as in DL gradient clipping
+    "clip_by_global_norm": """
+import numpy as np
+def _clip(step, max_step):
+    if max_step is None:
+        return step
+    norm = np.sqrt((step**2).sum())                             # BUG: one norm for the whole batch
+    return step * min(1.0, max_step / max(norm, 1e-300))
+lqr._clip = _clip
+""",
+    # (referee) 0- vs 1-based slip: the test edges taken from index k - 1, so the last training edge is averaged in
+    "theory_includes_training_edge": """
+import numpy as np
+lqr.shift_measure_theory = lambda d, H, k=1, t_end=60.0: float(np.mean(lqr.chain_flow(d, H, k, t_end)[k - 1:] ** 2))
 """,
 }
 
