@@ -106,3 +106,28 @@ def test_relu_gram_blocks():
     assert np.allclose(kernels.relu_gram(x, 2, "ntk", block=16), full)
     with pytest.raises(ValueError):
         kernels.relu_gram(x, 2, "rbf")
+
+
+def test_effective_ridge_is_highdim_solve_kappa_with_expanded_multiplicities():
+    from theorylab.linear import highdim
+
+    lam, mult = np.array([1.0, 0.3, 0.05, 0.004]), np.array([1, 3, 6, 10])
+    n = np.array([2.0, 5.0, 12.0])
+    ours = kernels.effective_ridge(lam, mult, n, 1e-2)
+    # highdim's ridge multiplies the sample covariance X^T X / T: the kernel ridge delta of (K + delta I) is n times it
+    theirs = highdim.solve_kappa(np.repeat(lam, mult), n, 1e-2 / n, iters=200)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    # the tail term is the limit of m eigenvalues tail/m, m -> infinity
+    tail = kernels.effective_ridge(lam, mult, n, 1e-2, tail_trace=0.2)
+    many = highdim.solve_kappa(np.concatenate([np.repeat(lam, mult), np.full(20000, 0.2 / 20000)]), n, 1e-2 / n, iters=200)
+    np.testing.assert_allclose(tail, many, rtol=1e-3)
+
+
+@pytest.mark.parametrize("kind,nu", [("ntk", 0.5), ("nngp", 1.5)])
+def test_sphere_decay_follows_the_singular_term(kind, nu):
+    d, ks = 8, np.arange(20, 81)
+    lam, _ = kernels.sphere_spectrum(lambda t: getattr(kernels.relu_kernels_of_cosine(t, 3), kind), d, 80)
+    slope = np.polyfit(np.log(ks), np.log(lam[ks]), 1)[0]
+    law = np.polyfit(np.log(ks), np.log(kernels.singular_decay(ks, d, nu)), 1)[0]
+    assert abs(slope - law) < 0.05
+    assert abs(slope - (-(d - 1 + 2 * nu))) > 0.4          # the asymptotic rate is not reached at k <= 80

@@ -25,7 +25,7 @@ from ..runtime import require_float, require_int
 
 __all__ = ["KernelPair", "relu_moments", "relu_kernels", "relu_kernels_of_cosine", "empirical_kernels", "autograd_ntk", "relu_gram",
            "relative_error", "sphere_points", "multiplicity", "gegenbauer", "sphere_spectrum",
-           "zonal_target", "eigen_learning_curve", "krr_test_error"]
+           "zonal_target", "effective_ridge", "eigen_learning_curve", "singular_decay", "krr_test_error"]
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,8 @@ def relu_kernels_of_cosine(t: np.ndarray, depth: int, sigma_w2: float = 2.0,
                            sigma_b2: float = 0.0) -> KernelPair:
     r"""The same kernels for inputs with :math:`\|x\|^2 = d`, as functions of :math:`t = x^\top x'/d`."""
     t = np.asarray(t, dtype=np.float64)
-    k = sigma_w2 + sigma_b2
-    return _recursion(sigma_w2 * t + sigma_b2, np.full_like(t, k), np.full_like(t, k),
-                      require_int("depth", depth, minimum=1), sigma_w2, sigma_b2)
+    k = np.float64(sigma_w2 + sigma_b2)                    # the constant diagonal, kept a scalar (no (n, n) copies)
+    return _recursion(sigma_w2 * t + sigma_b2, k, k, require_int("depth", depth, minimum=1), sigma_w2, sigma_b2)
 
 
 def empirical_kernels(x: np.ndarray, width: int, depth: int, gen: torch.Generator, sigma_w2: float = 2.0,
@@ -251,14 +250,40 @@ def zonal_target(x: np.ndarray, directions: np.ndarray, amplitudes: np.ndarray) 
     return out
 
 
+def effective_ridge(lam: np.ndarray, mult: np.ndarray, n, ridge: float, tail_trace: float = 0.0,
+                    iters: int = 200) -> np.ndarray:
+    r"""Effective ridge :math:`\kappa` of the eigenframework, for eigenvalues with multiplicities.
+
+    Solves :math:`\sum_k N_k\frac{\lambda_k}{\lambda_k+\kappa} + \frac{\mathrm{tail}}{\kappa}
+    + \frac{\delta}{\kappa} = n` by bisection in :math:`\log\kappa` (the left side decreases in kappa).
+    This is the fixed point of :func:`theorylab.linear.highdim.solve_kappa` (there written
+    :math:`\kappa = \lambda + \kappa\,\mathrm{df}_1(\kappa)/n` with its ridge :math:`\lambda = \delta/n`), which we cannot call here: it takes
+    a flat list of eigenvalues, and on :math:`S^7` the multiplicity of degree 100 alone is
+    :math:`N(8, 100)\approx 3\times10^9`, so expanding the multiplicities is out of the question;
+    ``tail_trace`` is the limit of infinitely many eigenvalues far below kappa (trace / kappa).
+    tests/test_kernels.py checks that both solvers agree when the multiplicities are small.
+    Args: lam, mult: (K,); n: sample sizes, any shape; ridge: delta >= 0. Returns: kappa, n's shape.
+    """
+    lam, mult = np.asarray(lam, dtype=np.float64), np.asarray(mult, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    ridge = require_float("ridge", ridge, low=0.0)
+    lo = np.full(n.shape, np.log(1e-30))
+    hi = np.log((np.sum(mult * lam) + tail_trace + ridge) / n) + 1.0       # df(kappa) <= (trace + ridge) / kappa
+    for _ in range(iters):
+        kappa = np.exp(0.5 * (lo + hi))
+        df = np.sum(mult * lam / (lam + kappa[..., None]), -1) + (tail_trace + ridge) / kappa
+        hi, lo = np.where(df < n, np.log(kappa), hi), np.where(df < n, lo, np.log(kappa))
+    return np.exp(0.5 * (lo + hi))
+
+
 def eigen_learning_curve(lam: np.ndarray, mult: np.ndarray, energy: np.ndarray, n, ridge: float,
                          tail_trace: float = 0.0, iters: int = 200) -> np.ndarray:
     r"""Test error of kernel ridge regression predicted by the eigenframework (omniscient risk estimate).
 
     With eigenvalues :math:`\lambda_k` of multiplicity :math:`N_k` and target energy :math:`e_k` per
     eigenspace, the effective ridge :math:`\kappa` solves
-    :math:`\sum_k N_k\frac{\lambda_k}{\lambda_k+\kappa} + \frac{\mathrm{tail}}{\kappa} + \frac{\delta}{\kappa} = n`,
-    and, with :math:`\mathcal E_0 = n/(n - \sum_k N_k\lambda_k^2/(\lambda_k+\kappa)^2)`,
+    :math:`\sum_k N_k\frac{\lambda_k}{\lambda_k+\kappa} + \frac{\mathrm{tail}}{\kappa} + \frac{\delta}{\kappa} = n`
+    (:func:`effective_ridge`), and, with :math:`\mathcal E_0 = n/(n - \sum_k N_k\lambda_k^2/(\lambda_k+\kappa)^2)`,
 
     .. math::  \E\,\|\hat f - f_\star\|^2 \approx \mathcal E_0\sum_k e_k\Big(\frac{\kappa}{\lambda_k+\kappa}\Big)^2 .
 
@@ -269,16 +294,24 @@ def eigen_learning_curve(lam: np.ndarray, mult: np.ndarray, energy: np.ndarray, 
     """
     lam, mult, energy = (np.asarray(a, dtype=np.float64) for a in (lam, mult, energy))
     n = np.asarray(n, dtype=np.float64)
-    ridge = require_float("ridge", ridge, low=0.0)
-    lo = np.full(n.shape, np.log(1e-30))
-    hi = np.log((np.sum(mult * lam) + tail_trace + ridge) / n) + 1.0       # df(kappa) <= (trace + ridge) / kappa
-    for _ in range(iters):                                    # df(kappa) decreases in kappa: bisection in log kappa
-        kappa = np.exp(0.5 * (lo + hi))
-        df = np.sum(mult * lam / (lam + kappa[..., None]), -1) + (tail_trace + ridge) / kappa
-        hi, lo = np.where(df < n, np.log(kappa), hi), np.where(df < n, lo, np.log(kappa))
-    kappa = np.exp(0.5 * (lo + hi))[..., None]
+    kappa = effective_ridge(lam, mult, n, ridge, tail_trace, iters)[..., None]
     e0 = n / (n - np.sum(mult * (lam / (lam + kappa)) ** 2, -1))
     return e0 * np.sum(energy * (kappa / (lam + kappa)) ** 2, -1)
+
+
+def singular_decay(k: np.ndarray, d: int, nu: float) -> np.ndarray:
+    r"""Sphere eigenvalues of :math:`(1-t)^\nu` (up to a constant), the law behind the decay of ReLU kernels.
+
+    On :math:`S^{d-1}` the Funk-Hecke coefficients of :math:`(1-t)^\nu` (non-integer :math:`\nu`) are
+    proportional to :math:`\Gamma(k-\nu)/\Gamma(k+d-1+\nu)\sim k^{-(d-1+2\nu)}`, with local log-log slope
+    :math:`-(d-1+2\nu)\,(1-\frac{d-2}{2k}) + O(k^{-2})`. A ReLU NTK is smooth except for a
+    :math:`(1-t)^{1/2}` term at :math:`t = 1` (from the step moment, :math:`\theta\approx\sqrt{2(1-t)}`),
+    the NNGP for a :math:`(1-t)^{3/2}` term (:math:`\sin\theta-\theta\cos\theta\approx\theta^3/3`), whence the
+    rates :math:`k^{-d}` and :math:`k^{-d-2}` at any depth (Bietti & Bach 2021) and their pre-asymptotic
+    slopes. Args: k: degrees (> nu); d: ambient dimension; nu: the exponent. Returns: k's shape.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    return np.exp(special.gammaln(k - nu) - special.gammaln(k + d - 1 + nu))
 
 
 def krr_test_error(gram: np.ndarray, cross: np.ndarray, y: np.ndarray, f_test: np.ndarray, ridge: float) -> float:
