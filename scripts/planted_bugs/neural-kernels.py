@@ -49,6 +49,15 @@ BUGS: dict[str, tuple[str, str]] = {
     "eigenframework without the factor E_0": ("e0 = n / (n - np.sum(mult * (lam / (lam + kappa)) ** 2, -1))", "e0 = 1.0"),
     "eigenframework: unlearned fraction not squared": ("np.sum(energy * (kappa / (lam + kappa)) ** 2, -1)",
                                                        "np.sum(energy * (kappa / (lam + kappa)), -1)"),
+    # referee's bugs ---------------------------------------------------------------------------------
+    "Gegenbauer index (d-1)/2: the polynomials of S^d": ("alpha = (d - 2) / 2", "alpha = (d - 1) / 2"),
+    "Jacobi weight (1-t^2)^((d-2)/2): the measure of S^d": (
+        "special.roots_jacobi(require_int(\"nodes\", nodes, minimum=10), (d - 3) / 2, (d - 3) / 2)",
+        "special.roots_jacobi(require_int(\"nodes\", nodes, minimum=10), (d - 2) / 2, (d - 2) / 2)"),
+    "eigenframework: E_0 without the multiplicities": ("e0 = n / (n - np.sum(mult * (lam / (lam + kappa)) ** 2, -1))",
+                                                      "e0 = n / (n - np.sum((lam / (lam + kappa)) ** 2, -1))"),
+    "effective ridge: the ridge term delta/kappa dropped": ("+ (tail_trace + ridge) / kappa", "+ tail_trace / kappa"),
+    "decay law: Gamma(k+d-2+nu), off by one": ("special.gammaln(k + d - 1 + nu)", "special.gammaln(k + d - 2 + nu)"),
     # CG and the preconditioner --------------------------------------------------------------------
     "CG: beta inverted (rz / rz_new)": ("p = z + (rz_new / rz) * p", "p = z + (rz / rz_new) * p"),
     "CG: step alpha from r^T r, not r^T z": ("alpha = rz / float(p @ ap)", "alpha = float(r @ r) / float(p @ ap)"),
