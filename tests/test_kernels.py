@@ -131,3 +131,17 @@ def test_sphere_decay_follows_the_singular_term(kind, nu):
     law = np.polyfit(np.log(ks), np.log(kernels.singular_decay(ks, d, nu)), 1)[0]
     assert abs(slope - law) < 0.05
     assert abs(slope - (-(d - 1 + 2 * nu))) > 0.4          # the asymptotic rate is not reached at k <= 80
+
+
+def test_recursion_with_bias_matches_wide_network():
+    # sigma_b > 0 and sigma_w^2 != 2 move the diagonal, which the chapter's He setting keeps fixed
+    x = kernels.sphere_points(6, 5, np.random.default_rng(4)) * np.sqrt(5)
+    exact = kernels.relu_kernels(x, x, 2, sigma_w2=1.5, sigma_b2=0.5)
+    q = 1.5 + 0.5                                                         # diagonal: q_{l+1} = sigma_w^2 q_l / 2 + sigma_b^2
+    for _ in range(2):
+        q = 1.5 * q / 2 + 0.5
+    assert np.allclose(np.diag(exact.nngp), q)
+    gen = torch.Generator().manual_seed(1)
+    emp = [kernels.empirical_kernels(x, 4096, 2, gen, sigma_w2=1.5, sigma_b2=0.5) for _ in range(4)]
+    assert kernels.relative_error(np.mean([e.nngp for e in emp], 0), exact.nngp) < 0.02
+    assert kernels.relative_error(np.mean([e.ntk for e in emp], 0), exact.ntk) < 0.02
