@@ -156,12 +156,17 @@ def optimal_risk(spectrum, v2, noise: float, n, k, num: int = 61) -> tuple[np.nd
     lam = highdim._spectrum(spectrum)
     n, k = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(k, dtype=float))
     g0 = solve_gamma(lam, n, k, 0.0)[..., None]
-    gam = np.concatenate([g0, g0 + lam[0] * np.logspace(-9, 1, num)], axis=-1)   # (..., num + 1)
-    est = risk_at_gamma(lam, v2, noise, n[..., None], k[..., None], gam)
+    expo = np.broadcast_to(np.linspace(-9.0, 1.0, num), n.shape + (num,))
+    for _ in range(2):                                   # a coarse grid, then a fine one around its best point
+        gam = np.concatenate([g0, g0 + lam[0] * 10.0**expo], axis=-1)            # (..., num + 1)
+        est = risk_at_gamma(lam, v2, noise, n[..., None], k[..., None], gam)
+        i = np.nanargmin(est.test, axis=-1)[..., None]
+        step = expo[..., 1:2] - expo[..., :1]
+        centre = np.take_along_axis(expo, np.clip(i - 1, 0, num - 1), -1)
+        expo = centre + step * np.linspace(-1.0, 1.0, num)
     d1 = np.sum(lam / (lam + gam[..., None]), axis=-1)
     ridge = gam * (1 - d1 / n[..., None]) * (1 - d1 / k[..., None])
     ridge[..., 0] = 0.0
-    i = np.nanargmin(est.test, axis=-1)[..., None]
     pick = lambda a: np.take_along_axis(a, i, axis=-1)[..., 0]   # noqa: E731
     return pick(ridge), Estimate(*(pick(a) for a in (est.gamma, est.kappa, est.train, est.test)))
 
