@@ -3,7 +3,8 @@
 Each bug rewrites one expression of ``theorylab.linear.eigenframework`` (the source is edited in memory
 and re-executed, so the bug sits exactly where a typo would), runs the chapter's code cells (fast
 profile, base seed 0) through ``_runner.run`` under a time limit, and prints the claims that held
-without the bug and fail with it. At least two bugs per core formula: the fixed point, the test risk
+without the bug and fail with it. At least two bugs per core formula (an off-by-one, df1/(n+1) for df1/n, was also
+tried: it moves the risk by about 1% at n >= 64 and no claim sees it): the fixed point, the test risk
 (variance factor and signal term), the train risk, the simulation, the digits spectrum. Exit status 1
 if a bug slips. Run:
 
@@ -35,9 +36,9 @@ BUGS: dict[str, tuple[str, str]] = {
     # the fixed point ------------------------------------------------------------------------------------
     "fixed point without the feature factor (1 - df1/k)": (
         "pos = (d1 < cap) & (g * (1 - d1 / n) * (1 - d1 / k) >= ridge)", "pos = (d1 < cap) & (g * (1 - d1 / n) >= ridge)"),
-    "fixed point with df1/(n+1) (off by one)": (
-        "pos = (d1 < cap) & (g * (1 - d1 / n) * (1 - d1 / k) >= ridge)",
-        "pos = (d1 < cap) & (g * (1 - d1 / (n + 1)) * (1 - d1 / k) >= ridge)"),
+    "fixed point with df2 in place of df1": (
+        "d1 = np.sum(lam / (lam + g[..., None]), axis=-1)\n        pos",
+        "d1 = np.sum((lam / (lam + g[..., None])) ** 2, axis=-1)\n        pos"),
     # the test risk -------------------------------------------------------------------------------------
     "variance factor with df1 instead of df2": (
         "df2z = d1 - (1 - d1 * ik) / (1 - d2 * ik) * (d1 - d2)", "df2z = d1 + 0 * (d1 - d2)"),
