@@ -63,13 +63,32 @@ def _sim(n, k, ridges, reps, seed):
 
 @pytest.mark.parametrize("n,k", [(150, np.inf), (150, 60), (100, 300)])
 def test_risk_against_simulation(n, k):
-    """Closed form vs simulation: within 4 SE of the replica mean plus a 3% finite-size allowance."""
+    """Closed form vs simulation: within 4 SE of the replica mean plus a finite-size allowance of 1% (test)
+    and 2% (train). The allowance is measured, not guessed: with 400 replicas at these sizes the relative
+    bias of the formula was at most 0.4 +- 0.4% (test) and 1.5 +- 0.7% (train, n = 150, k = 60, ridge 1e-3)."""
     ridges = np.array([1e-3, 1e-2, 1e-1])
-    train, test = _sim(n, k, ridges, reps=40, seed=int(n + (0 if np.isinf(k) else k)))
+    train, test = _sim(n, k, ridges, reps=100, seed=int(n + (0 if np.isinf(k) else k)))
     est = ef.risk(TASK.lam, TASK.v2, TASK.noise, n, k, ridges)
-    for emp, th in ((test, est.test), (train, est.train)):
+    for emp, th, allowance in ((test, est.test, 0.01), (train, est.train, 0.02)):
         se = emp.std(0, ddof=1) / np.sqrt(emp.shape[0])
-        assert np.all(np.abs(emp.mean(0) - th) <= 4 * se + 0.03 * th), (emp.mean(0), th, se)
+        assert np.all(np.abs(emp.mean(0) - th) <= 4 * se + allowance * th), (emp.mean(0), th, se)
+
+
+def test_rf_risk_in_the_coupled_form():
+    """Second route: the random-feature estimate written with two coupled equations, n = df1 + n delta/kappa and
+    k = df1 + k kappa/gamma, a variance factor 1/(1 - (q(k - 2z) + z^2)/(n(k - q))) with z = df1, q = df2, and
+    per-mode bias coefficients gamma/(lam + gamma) - kappa k lam / ((lam + gamma)^2 (k - q))."""
+    lam, v2, noise = TASK.lam, TASK.v2, TASK.noise
+    for n, k, ridge in [(50, 20, 1e-3), (50, 200, 1e-2), (300, 300, 1e-4), (100, 1000, 0.0)]:
+        est = ef.risk(lam, v2, noise, n, k, ridge)
+        g, kap = float(est.gamma), float(est.kappa)
+        r = lam / (lam + g)
+        z, q = r.sum(), (r**2).sum()
+        assert np.isclose(z + n * ridge / kap, n, rtol=1e-6) and np.isclose(z + k * kap / g, k, rtol=1e-6)
+        factor = 1 / (1 - (q * (k - 2 * z) + z**2) / (n * (k - q)))
+        coef = g / (lam + g) - kap * k * lam / ((lam + g) ** 2 * (k - q))
+        assert np.isclose(est.test, factor * (coef @ v2 + noise), rtol=1e-8)
+
 
 
 def test_classical_formula_is_wrong_at_small_n():

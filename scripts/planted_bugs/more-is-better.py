@@ -49,6 +49,17 @@ BUGS: dict[str, tuple[str, str]] = {
         "big_b = ((1 - d1 * ik) * bias + 0 * ik * (d1 - d2) * reach) / (1 - d2 * ik)"),
     "KRR bias with kappa / (lambda + kappa) not squared": (
         "bias = np.sum(v2 * (g / (lam + g)) ** 2, axis=-1)", "bias = np.sum(v2 * (g / (lam + g)), axis=-1)"),
+    # referee's bugs ------------------------------------------------------------------------------------
+    "RF signal term normalised by 1 - df1/k instead of 1 - df2/k (referee)": (
+        "big_b = ((1 - d1 * ik) * bias + ik * (d1 - d2) * reach) / (1 - d2 * ik)",
+        "big_b = ((1 - d1 * ik) * bias + ik * (d1 - d2) * reach) / (1 - d1 * ik)"),
+    "RF variance factor with the ratio (1 - df1/k)/(1 - df2/k) inverted (referee)": (
+        "df2z = d1 - (1 - d1 * ik) / (1 - d2 * ik) * (d1 - d2)", "df2z = d1 - (1 - d2 * ik) / (1 - d1 * ik) * (d1 - d2)"),
+    "label noise not amplified by the variance factor (referee)": (
+        "test = np.where(df2z < n, (noise + big_b) / (1 - df2z / n), np.inf)",
+        "test = np.where(df2z < n, noise + big_b / (1 - df2z / n), np.inf)"),
+    "train risk with (delta/gamma)^2 for (delta/kappa)^2 (referee)": (
+        "train = (1 - d1 / n) ** 2 * test", "train = (1 - d1 / n) ** 2 * (1 - d1 * ik) ** 2 * test"),
     # the train risk ------------------------------------------------------------------------------------
     "train risk (delta/kappa) E_te, not squared": (
         "train = (1 - d1 / n) ** 2 * test", "train = (1 - d1 / n) * test"),
