@@ -66,18 +66,57 @@ def _restore_modules():
                 setattr(m, name, value)
 
 
-def report(slug: str, bugs: dict[str, tuple[Callable[[], None], dict]]) -> int:
-    """Run the chapter clean and with each bug; print the claims that catch each. Returns 1 if a bug slips."""
+def _alarm(_signum, _frame):
+    raise TimeoutError("planted-bug run exceeded its time limit")
+
+
+def report(slug: str, bugs: dict[str, tuple[Callable[[], None], dict]], timeout: int | None = None) -> int:
+    """Run the chapter clean and with each bug; print the claims that catch each. Returns 1 if a bug slips.
+
+    With ``timeout`` (seconds), a bug whose runs take longer is reported as TIMED OUT and counts as
+    slipped (no claim ran to catch it); a bug that makes the chapter raise is reported as caught by a
+    crash (the build would stop on it).
+    """
+    import signal
+
+    if timeout:
+        signal.signal(signal.SIGALRM, _alarm)
     slipped, clean_runs = 0, {}
     for name, (patch, opts) in bugs.items():
         tic = time.perf_counter()
         key = repr(sorted(opts.items()))
-        if key not in clean_runs:
-            clean_runs[key] = run(slug, None, **opts)
-        clean = clean_runs[key]
-        buggy = run(slug, patch, **opts)
+        try:
+            signal.alarm(timeout or 0)
+            if key not in clean_runs:
+                clean_runs[key] = run(slug, None, **opts)
+            clean = clean_runs[key]
+            buggy = run(slug, patch, **opts)
+            signal.alarm(0)
+        except TimeoutError as err:
+            print(f"{name}: TIMED OUT ({err})", flush=True)
+            slipped += 1
+            continue
+        except Exception as err:  # noqa: BLE001 - a bug that crashes the chapter is caught by the build
+            signal.alarm(0)
+            if not timeout:
+                raise
+            print(f"{name}: CAUGHT by a crash ({type(err).__name__}: {err}) ({time.perf_counter() - tic:.0f} s)",
+                  flush=True)
+            continue
         caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
         slipped += not caught
         print(f"{name}: {'CAUGHT by ' + ', '.join(caught) if caught else 'NOT CAUGHT'} "
               f"({len(buggy)} claims run, {time.perf_counter() - tic:.0f} s)", flush=True)
     return int(slipped > 0)
+
+
+def main(slug: str, bugs: dict[str, tuple[Callable[[], None], dict]]) -> int:
+    """Command line of a planted-bug script: ``--only TEXT`` (bugs whose name contains it), ``--timeout S``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=f"planted bugs of the chapter {slug}")
+    ap.add_argument("--only", default="", help="run only the bugs whose name contains this text")
+    ap.add_argument("--timeout", type=int, default=300, help="seconds per bug (clean run included)")
+    args = ap.parse_args()
+    chosen = {k: v for k, v in bugs.items() if args.only.lower() in k.lower()}
+    return report(slug, chosen, timeout=args.timeout)

@@ -13,8 +13,6 @@ Every bug runs under a wall-clock limit (``--timeout``, default 300 s per run).
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -253,43 +251,6 @@ BUGS = {
 }
 
 
-def _alarm(_signum, _frame):
-    raise TimeoutError("planted-bug run exceeded its time limit")
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="")
-    ap.add_argument("--timeout", type=int, default=300)
-    args = ap.parse_args()
-    chosen = {k: v for k, v in BUGS.items() if args.only.lower() in k.lower()}
-    signal.signal(signal.SIGALRM, _alarm)
-    slipped, clean_runs = 0, {}
-    import time
-    for name, (patch, opts) in chosen.items():
-        tic = time.perf_counter()
-        key = repr(sorted(opts.items()))
-        try:
-            signal.alarm(args.timeout)
-            if key not in clean_runs:
-                clean_runs[key] = _runner.run(SLUG, None, **opts)
-            clean = clean_runs[key]
-            buggy = _runner.run(SLUG, patch, **opts)
-            signal.alarm(0)
-        except TimeoutError as err:
-            print(f"{name}: TIMED OUT ({err})", flush=True)
-            slipped += 1
-            continue
-        except Exception as err:  # a bug that crashes the chapter is caught by the build
-            signal.alarm(0)
-            print(f"{name}: CAUGHT by a crash ({type(err).__name__}: {err}) ({time.perf_counter() - tic:.0f} s)", flush=True)
-            continue
-        caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
-        slipped += not caught
-        print(f"{name}: {'CAUGHT by ' + ', '.join(caught) if caught else 'NOT CAUGHT'} "
-              f"({len(buggy)} claims run, {time.perf_counter() - tic:.0f} s)", flush=True)
-    return int(slipped > 0)
-
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_runner.main(SLUG, BUGS))
