@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -30,7 +31,7 @@ def run(slug: str, patch: Callable[[], None] | None, *, stop_after: str | None =
     """Execute the chapter (with ``patch()`` applied first) and return {claim name: passed}."""
     import torch
 
-    ns: dict = {}
+    ns: dict = {"display": lambda *args, **kwargs: None}  # IPython's display, a no-op outside a kernel
     with contextlib.ExitStack() as stack:
         if patch is not None:
             stack.enter_context(_restore_modules())
@@ -120,3 +121,65 @@ def main(slug: str, bugs: dict[str, tuple[Callable[[], None], dict]]) -> int:
     args = ap.parse_args()
     chosen = {k: v for k, v in bugs.items() if args.only.lower() in k.lower()}
     return report(slug, chosen, timeout=args.timeout)
+
+
+def source_patch(modules, old: str, new: str, private: dict | None = None) -> Callable[[], None]:
+    """A patch that re-executes one module's source with ``old`` replaced by ``new``, as a typo would.
+
+    ``old`` must occur exactly once in the sources of ``modules`` together. The patch installs the
+    edited module's public names (``__all__``) and the names ``private[module]`` on the real module.
+    """
+    import inspect
+    import types
+
+    hits = [(mod, src) for mod in modules for src in [inspect.getsource(mod)] for _ in range(src.count(old))]
+    if len(hits) != 1:
+        names = ", ".join(m.__name__ for m in modules)
+        raise SystemExit(f"planted bug does not match exactly one place in {names}: {old!r}")
+    target, source = hits[0]
+    bug = types.ModuleType(target.__name__ + "_bug")
+    bug.__package__ = target.__package__
+    sys.modules[bug.__name__] = bug                                   # dataclasses look their module up
+    exec(compile(source.replace(old, new), bug.__name__ + ".py", "exec"), bug.__dict__)
+    names = list(target.__all__) + list((private or {}).get(target, []))
+
+    def patch() -> None:
+        for name in names:
+            setattr(target, name, getattr(bug, name))
+    return patch
+
+
+def report_source_bugs(slug: str, modules, bugs: dict[str, tuple[str, str]], selected: list[str], *,
+                       limit_s: int = 600, private: dict | None = None) -> int:
+    """Run the chapter clean, then once per source-edit bug ``name: (old, new)`` whose name contains one of
+    ``selected`` (all when empty), under a time limit; print the claims each bug turns red. A bug that
+    makes the chapter raise an arithmetic or value error is caught (the build stops on it). Returns 1
+    if a bug slips."""
+    import signal
+
+    import numpy as np
+
+    signal.signal(signal.SIGALRM, _alarm)
+    clean = run(slug, None)
+    broken = [k for k, ok in clean.items() if not ok]
+    print(f"clean run: {len(clean)} claims, failing without a bug: {broken or 'none'}", flush=True)
+    slipped = 0
+    for name, (old, new) in bugs.items():
+        if selected and not any(s in name for s in selected):
+            continue
+        tic = time.perf_counter()
+        signal.alarm(limit_s)
+        try:
+            patch = source_patch(modules, old, new, private)          # a broken patch stops the script here
+            buggy = run(slug, patch)
+            caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
+            verdict = "CAUGHT by " + ", ".join(caught) if caught else "NOT CAUGHT"
+        except TimeoutError:
+            caught, verdict = [], f"TIMED OUT after {limit_s} s"
+        except (ArithmeticError, ValueError, IndexError, np.linalg.LinAlgError) as err:   # the chapter stops
+            caught, verdict = ["(exception)"], f"CAUGHT: the chapter raised {type(err).__name__}: {str(err)[:80]}"
+        finally:
+            signal.alarm(0)
+        slipped += not caught
+        print(f"{name}: {verdict} ({time.perf_counter() - tic:.0f} s)", flush=True)
+    return int(slipped > 0)

@@ -12,21 +12,14 @@ SGD simulator and the exact moment recursion. Exit status 1 if a bug slips. Run:
 
 from __future__ import annotations
 
-import inspect
-import signal
 import sys
-import time
-import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _runner  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 from theorylab.optim import hsgd, sgdmoments  # noqa: E402
 
-MODULES = {mod: inspect.getsource(mod) for mod in (hsgd, sgdmoments)}
 LIMIT_S = 600
 
 # name -> (expression in hsgd.py or sgdmoments.py, its buggy replacement)
@@ -77,56 +70,8 @@ BUGS: dict[str, tuple[str, str]] = {
 }
 
 
-def patch_for(old: str, new: str):
-    hits = [(mod, src) for mod, src in MODULES.items() for _ in range(src.count(old))]
-    if len(hits) != 1:
-        raise SystemExit(f"planted bug does not match exactly one place in hsgd.py and sgdmoments.py: {old!r}")
-    target, source = hits[0]
-
-    bug = types.ModuleType(target.__name__ + "_bug")
-    sys.modules[bug.__name__] = bug                                   # dataclasses look their module up
-    exec(compile(source.replace(old, new), bug.__name__ + ".py", "exec"), bug.__dict__)
-    private = ["_Eigen", "_record_steps", "_grid", "_lrs"] if target is hsgd else []
-
-    def patch() -> None:
-        for name in target.__all__ + private:
-            setattr(target, name, getattr(bug, name))
-    return patch
-
-
-class _Timeout(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Timeout
-
-
 def main(selected: list[str]) -> int:
-    signal.signal(signal.SIGALRM, _alarm)
-    clean = _runner.run("hsgd", None)
-    broken = [k for k, ok in clean.items() if not ok]
-    print(f"clean run: {len(clean)} claims, failing without a bug: {broken or 'none'}", flush=True)
-    slipped = 0
-    for name, (old, new) in BUGS.items():
-        if selected and not any(s in name for s in selected):
-            continue
-        tic = time.perf_counter()
-        signal.alarm(LIMIT_S)
-        try:
-            patch = patch_for(old, new)                                # a broken patch stops the script here
-            buggy = _runner.run("hsgd", patch)
-            caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
-            verdict = "CAUGHT by " + ", ".join(caught) if caught else "NOT CAUGHT"
-        except _Timeout:
-            caught, verdict = [], f"TIMED OUT after {LIMIT_S} s"
-        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:   # the chapter itself stops: caught
-            caught, verdict = ["(exception)"], f"CAUGHT: the chapter raised {type(err).__name__}: {str(err)[:80]}"
-        finally:
-            signal.alarm(0)
-        slipped += not caught
-        print(f"{name}: {verdict} ({time.perf_counter() - tic:.0f} s)", flush=True)
-    return int(slipped > 0)
+    return _runner.report_source_bugs("hsgd", [hsgd, sgdmoments], BUGS, selected, limit_s=LIMIT_S, private={hsgd: ["_Eigen", "_record_steps", "_grid", "_lrs"]})
 
 
 if __name__ == "__main__":

@@ -13,21 +13,14 @@ if a bug slips. Run:
 
 from __future__ import annotations
 
-import inspect
-import signal
 import sys
-import time
-import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _runner  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 from theorylab.linear import eigenframework as ef  # noqa: E402
 
-SOURCE = inspect.getsource(ef)
 LIMIT_S = 600
 SLUG = "more-is-better"
 
@@ -77,51 +70,8 @@ BUGS: dict[str, tuple[str, str]] = {
 }
 
 
-def patch_for(old: str, new: str):
-    if SOURCE.count(old) != 1:
-        raise SystemExit(f"planted bug does not match exactly one place in eigenframework.py: {old!r}")
-    bug = types.ModuleType(ef.__name__ + "_bug")
-    sys.modules[bug.__name__] = bug                                   # dataclasses look their module up
-    exec(compile(SOURCE.replace(old, new), bug.__name__ + ".py", "exec"), bug.__dict__)
-
-    def patch() -> None:
-        for name in ef.__all__:
-            setattr(ef, name, getattr(bug, name))
-    return patch
-
-
-class _Timeout(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Timeout
-
-
 def main(selected: list[str]) -> int:
-    signal.signal(signal.SIGALRM, _alarm)
-    clean = _runner.run(SLUG, None)
-    broken = [k for k, ok in clean.items() if not ok]
-    print(f"clean run: {len(clean)} claims, failing without a bug: {broken or 'none'}", flush=True)
-    slipped = 0
-    for name, (old, new) in BUGS.items():
-        if selected and not any(s in name for s in selected):
-            continue
-        tic = time.perf_counter()
-        signal.alarm(LIMIT_S)
-        try:
-            buggy = _runner.run(SLUG, patch_for(old, new))
-            caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
-            verdict = "CAUGHT by " + ", ".join(caught) if caught else "NOT CAUGHT"
-        except _Timeout:
-            caught, verdict = [], f"TIMED OUT after {LIMIT_S} s"
-        except (ArithmeticError, ValueError, IndexError, np.linalg.LinAlgError) as err:   # the chapter stops: caught
-            caught, verdict = ["(exception)"], f"CAUGHT: the chapter raised {type(err).__name__}: {str(err)[:80]}"
-        finally:
-            signal.alarm(0)
-        slipped += not caught
-        print(f"{name}: {verdict} ({time.perf_counter() - tic:.0f} s)", flush=True)
-    return int(slipped > 0)
+    return _runner.report_source_bugs(SLUG, [ef], BUGS, selected, limit_s=LIMIT_S, private=None)
 
 
 if __name__ == "__main__":
