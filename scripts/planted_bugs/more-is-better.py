@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _runner  # noqa: E402
 
 from theorylab.linear import eigenframework as ef  # noqa: E402
+from theorylab.nets import kernels  # noqa: E402
 
 LIMIT_S = 600
 SLUG = "more-is-better"
@@ -64,14 +65,14 @@ BUGS: dict[str, tuple[str, str]] = {
         "z = xf[:, :n, :k] / np.sqrt(k)", "z = xf[:, :n, :k] / k"),
     # digits: kernel and spectrum ----------------------------------------------------------------------
     "arc-cosine kernel with theta for (pi - theta)": (
-        "(np.sin(theta) + (np.pi - theta) * cos)", "(np.sin(theta) + theta * cos)"),
+        "(np.sqrt(1.0 - cos**2) + (np.pi - theta) * cos)", "(np.sqrt(1.0 - cos**2) + theta * cos)"),
     "target power without 1/N": (
         "v2 = np.sum((u.T @ y.reshape(big_n, -1)) ** 2, axis=-1) / big_n", "v2 = np.sum((u.T @ y.reshape(big_n, -1)) ** 2, axis=-1)"),
 }
 
 
 def main(selected: list[str]) -> int:
-    return _runner.report_source_bugs(SLUG, [ef], BUGS, selected, limit_s=LIMIT_S, private=None)
+    return _runner.report_source_bugs(SLUG, [ef, kernels], BUGS, selected, limit_s=LIMIT_S, private=None)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theorylab.linear import highdim
+from theorylab.nets import kernels
 
 __all__ = ["df", "solve_gamma", "Estimate", "risk", "risk_at_gamma", "naive_risk", "optimal_ridge", "optimal_risk", "ridge_fit",
            "simulate_linear", "simulate_population", "relu_features", "arccos_kernel",
@@ -249,13 +250,9 @@ def arccos_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Reference: Cho & Saul (2009), *Kernel methods for deep learning*, Eq. (6).
     """
-    d = a.shape[-1]
-    na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.clip((a @ b.T) / np.outer(na, nb), -1.0, 1.0)
-    cos = np.nan_to_num(cos)
-    theta = np.arccos(cos)
-    return np.outer(na, nb) / (2 * np.pi * d) * (np.sin(theta) + (np.pi - theta) * cos)
+    with np.errstate(invalid="ignore", divide="ignore"):   # a zero row gives 0/0: its kernel is 0
+        relu, _ = kernels.relu_moments(a @ b.T, (a * a).sum(-1)[:, None], (b * b).sum(-1)[None, :])
+    return np.nan_to_num(relu) / a.shape[-1]
 
 
 @dataclass(frozen=True)
