@@ -25,6 +25,8 @@ import numpy as np
 
 from ..runtime import require_float, require_int
 
+__all__ = ["Task", "split", "solution", "reward", "verify", "flips"]
+
 
 @dataclass(frozen=True)
 class Task:

@@ -43,6 +43,9 @@ import numpy as np
 from ..data import arith
 from ..runtime import require_float, require_int
 
+__all__ = ["Policy", "History", "base", "step_probs", "pass_rate", "cot_rate", "sample", "estep", "mstep",
+           "expected_step", "demonstrations", "precision", "elbo", "posterior", "run"]
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -169,22 +172,21 @@ def expected_step(pol: Policy, task: arith.Task, x: np.ndarray, k: int, alpha: f
     ``fpr`` and ``fnr`` are scalars or (R,) arrays. x (R, n, 3).
     """
     r_, n, _ = x.shape
-    p1, p2 = step_probs(pol, task, x)                                                  # (R,n,S), (R,n,S,Y)
-    right = arith.reward(x[:, :, None, :], np.arange(task.n_answer))[:, :, None, :]   # (R,n,1,Y)
-    fpr_a = np.asarray(fpr, float).reshape(-1, 1, 1, 1)
-    fnr_a = np.asarray(fnr, float).reshape(-1, 1, 1, 1)
-    accept = right * (1 - fnr_a) + (1 - right) * fpr_a
-    w2 = k * p1[..., None] * p2 * accept                                              # (R,n,S,Y)
-    shape_s = (r_, n, task.n_mid)
-    rr = np.broadcast_to(np.arange(r_)[:, None, None], shape_s)
-    a = np.broadcast_to(x[:, :, None, 0], shape_s)
-    b = np.broadcast_to(x[:, :, None, 1], shape_s)
-    s = np.broadcast_to(np.arange(task.n_mid), shape_s)
-    n1 = _counts((r_, task.p, task.p, task.n_mid), rr, a, b, s, w2.sum(-1))
-    shape_y = shape_s + (task.n_answer,)
-    n2 = _counts((r_, task.n_mid, task.p, task.n_answer), np.broadcast_to(rr[..., None], shape_y),
-                 np.broadcast_to(s[..., None], shape_y), np.broadcast_to(x[:, :, None, None, 2], shape_y),
-                 np.broadcast_to(np.arange(task.n_answer), shape_y), w2)
+    fpr_a = np.broadcast_to(np.asarray(fpr, float).ravel(), (r_,)) if np.size(fpr) > 1 else np.full(r_, float(fpr))
+    fnr_a = np.broadcast_to(np.asarray(fnr, float).ravel(), (r_,)) if np.size(fnr) > 1 else np.full(r_, float(fnr))
+    n1 = np.zeros(pol.t1.shape)
+    n2 = np.zeros(pol.t2.shape)
+    s = np.arange(task.n_mid)
+    for j in range(r_):                                       # one replica at a time keeps the (n, S, Y) arrays small
+        xj = x[j:j + 1]
+        p1, p2 = step_probs(Policy(pol.t1[j:j + 1], pol.t2[j:j + 1]), task, xj)    # (1,n,S), (1,n,S,Y)
+        right = arith.reward(xj[:, :, None, :], np.arange(task.n_answer))[:, :, None, :]   # (1,n,1,Y)
+        accept = right * (1 - fnr_a[j]) + (1 - right) * fpr_a[j]
+        w2 = (k * p1[..., None] * p2 * accept)[0]                                   # (n,S,Y)
+        np.add.at(n1[j], (xj[0, :, 0:1], xj[0, :, 1:2], s), w2.sum(-1))
+        for i in range(task.p):                                                      # c = i
+            m = xj[0, :, 2] == i
+            n2[j, :, i] += w2[m].sum(0)
     return _smooth(n1, n2, alpha, prior)
 
 
