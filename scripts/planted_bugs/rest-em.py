@@ -4,6 +4,22 @@ edits one line of `theorylab.optim.restem` or `theorylab.data.arith` (source_pat
 (fast profile, base seed 0) under a time limit. Run:
 
     PYTHONPATH=src .venv/bin/python scripts/planted_bugs/rest-em.py [bug name ...]
+
+Last run (3 December 2026, seed 0, fast profile, loaded two-core machine; 7-14 s per bug). Every bug is caught:
+
+    precision: fpr and fnr swapped           precision_max_z (only the asymmetric verifier can see it)
+    precision: missing (1 - A)               precision_max_z
+    verifier: right answers kept w.p. fnr    kept_all_right, gain_*, precision_max_z and 8 more
+    reward: compares with s, not y           elbo_tight, elbo_slack_min, gain_*, precision_max_z and 7 more
+    M-step: prior uniform, not the base      asymmetric_change, coin_verifier_change
+    loop: refit from the previous policy     plateau_exact (the runs overshoot the EM map's fixed point)
+    loop: no filter                          gain_*, mean_field_first, beats_* and 5 more
+    sample: teacher-forced answer            precision_max_z, mean_field_first, gain_* and 7 more
+    pass rate: right chain of thought only   elbo_tight, elbo_slack_min, precision_max_z
+    expected step: no factor K               mean_field_first
+    expected step: fnr for wrong answers     mean_field_first
+    posterior: reward missing                elbo_tight
+    elbo: + log q                            elbo_tight
 """
 
 from __future__ import annotations
