@@ -11,7 +11,7 @@ Last run (3 December 2026, seed 0, fast profile, loaded two-core machine; 7-14 s
     precision: missing (1 - A)               precision_max_z
     verifier: right answers kept w.p. fnr    kept_all_right, gain_*, precision_max_z and 8 more
     reward: compares with s, not y           elbo_tight, elbo_slack_min, gain_*, precision_max_z and 7 more
-    M-step: prior uniform, not the base      asymmetric_change, coin_verifier_change
+    M-step: prior uniform, not the base      asymmetric_change, coin_verifier_change, plateau_exact
     loop: refit from the previous policy     plateau_exact (the runs overshoot the EM map's fixed point)
     loop: no filter                          gain_*, mean_field_first, beats_* and 5 more
     sample: teacher-forced answer            precision_max_z, mean_field_first, gain_* and 7 more
