@@ -66,6 +66,14 @@ BUGS = {
     "posterior: reward missing": ("joint = _joint(pol, task, x) * arith.reward(", "joint = _joint(pol, task, x) + 0 * arith.reward("),
     # the EM bound with the entropy term's sign flipped
     "elbo: + log q": ("q * (np.log(r * joint) - np.log(q))", "q * (np.log(r * joint) + np.log(q))"),
+    # (referee) the test problems taken from the start of the permutation: the test set is the pool
+    "split: test set drawn from the pool": ("return x[order[:n_train]], x[order[n_train:n_train + n_test]]",
+                                           "return x[order[:n_train]], x[order[:n_test]]"),
+    # (referee) the M-step fits the answer step at the true chain of thought, not the sampled one
+    "M-step: answer step at the true chain of thought": ("r, s, xk[..., 2], y, w)", "r, xk[..., 0] + xk[..., 1], xk[..., 2], y, w)"),
+    # (referee) the EM map in expectation: the first step's counts forget the verifier
+    "expected step: first step unfiltered": ("(xj[0, :, 0:1], xj[0, :, 1:2], s), w2.sum(-1))",
+                                            "(xj[0, :, 0:1], xj[0, :, 1:2], s), k * p1[0])"),
 }
 
 if __name__ == "__main__":
