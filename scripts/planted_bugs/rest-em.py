@@ -20,6 +20,12 @@ Last run (3 December 2026, seed 0, fast profile, loaded two-core machine; 7-14 s
     expected step: fnr for wrong answers     mean_field_first
     posterior: reward missing                elbo_tight
     elbo: + log q                            elbo_tight
+
+Referee's bugs (3 December 2026, same setting):
+
+    split: test set drawn from the pool      test_disjoint (no other claim: the EM map's pool-test gap is then 0 too)
+    M-step: answer step at the true chain of thought   coin_verifier_change, mean_field_first
+    expected step: first step unfiltered     mean_field_first, plateau_exact
 """
 
 from __future__ import annotations
