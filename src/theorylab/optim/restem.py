@@ -136,8 +136,8 @@ def mstep(task: arith.Task, x: np.ndarray, s: np.ndarray, y: np.ndarray, weight:
               {\alpha + \sum_{i,k} w_{ik} 1\{(a_i, b_i) = (a, b)\}}
 
     and the same for p(y | s, c): the maximizer of sum_{ik} w_ik log p(s_ik, y_ik | x_i)
-    + alpha sum_ctx sum_tok p_0(tok | ctx) log p(tok | ctx) (a Dirichlet prior of mass alpha centred at the
-    base p_0). It starts afresh from the base at every call: the previous policy enters only through the
+    + alpha sum_ctx sum_tok p_0(tok | ctx) log p(tok | ctx), which is also the posterior mean under a Dirichlet
+    prior of mass alpha centred at the base p_0 (its mode would need mass alpha p_0 + 1). It starts afresh from the base at every call: the previous policy enters only through the
     samples. With alpha = 0 it is the weighted empirical frequency (contexts never seen keep the base).
     x (R, n, 3); s, y, weight (R, n, K).
     """
