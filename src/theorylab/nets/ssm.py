@@ -41,7 +41,8 @@ from theorylab import runtime
 
 __all__ = ["impulse_response", "run_recurrence", "teacher", "sequences", "labels", "lag_weights",
            "loss", "loss_grad", "flow_rhs", "flow_jac", "Flow", "integrate_flow", "gradient_descent",
-           "extrapolation_error", "second_largest", "baseline_limit", "shift_phase", "weak_special_limit"]
+           "extrapolation_error", "second_largest", "baseline_limit", "shift_phase", "weak_special_limit",
+           "small_init", "horizon"]
 
 
 def impulse_response(a: np.ndarray, b: np.ndarray, c: np.ndarray, n_lags: int) -> np.ndarray:
@@ -189,7 +190,8 @@ def baseline_limit(a0: np.ndarray, k: int, target: float = 1.0) -> np.ndarray:
     if np.any(a0 <= 0):
         raise ValueError("a0 must be positive (the invariant needs a_i > 0)")
     m = k - 3
-    gap = a0 ** (-m) - a0.max() ** (-m)          # conserved: a_i^{-m} - a_max^{-m} (>= 0; exact up to round-off)
+    inv = a0 ** (-m)
+    gap = inv - inv.min()                         # conserved: a_i^{-m} - a_max^{-m} (>= 0, exactly 0 at the max)
 
     def excess(log_z):                            # z = a_max(end)^{-m}; sum_i a_i^{k-1} - target, decreasing in z
         return np.sum((gap + np.exp(log_z)) ** (-(k - 1) / m)) - target
@@ -222,3 +224,22 @@ def weak_special_limit(a0: np.ndarray, k: int, target: float = 1.0, target_lag1:
         delta = (target_lag1 - a_top - rest.sum()) / rest.size
         a_top = (target - np.sum((rest + delta) ** (k - 1))) ** (1.0 / (k - 1))
     return np.insert(rest + delta, top, a_top)
+
+
+def small_init(gen: np.random.Generator, d: int, scale: float, rho: float | None = None) -> np.ndarray:
+    """Initial diagonal a_i(0) ~ U(0, scale), sorted in decreasing order; if rho is given, the
+    second entry is set to a_1(0) (1 - rho), a near-tie of the two largest (the paper's repository
+    uses a relative gap of about 1.5e-5 at scale 1e-3)."""
+    a = np.sort(runtime.require_float("scale", scale, low=0.0, low_open=True) * gen.random(d))[::-1].copy()
+    if rho is not None:
+        a[1] = a[0] * (1.0 - runtime.require_float("rho", rho, low=0.0, high=1.0, low_open=True))
+    return a
+
+
+def horizon(a_max: float, k: int, n: int, special_weight: float = 0.0, d: int = 1, factor: float = 100.0) -> float:
+    """A flow time long enough to converge: `factor` times the longer of the greedy blow-up time of
+    the largest entry, n a_max^{-(k-3)} / (2 (k-1)(k-3)) (one baseline sequence out of n), and the
+    lag-1 relaxation time n / (2 d w) of total special weight w."""
+    t_blow = n * a_max ** (-(k - 3)) / (2.0 * (k - 1) * (k - 3))
+    t_special = n / (2.0 * d * special_weight) if special_weight > 0 else 0.0
+    return factor * max(t_blow, t_special)
