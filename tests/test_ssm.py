@@ -88,9 +88,10 @@ def test_baseline_limit_matches_integrated_flow():
     a0 = _init(0, d)
     teach, b = ssm.teacher(d), np.ones(d)
     X = ssm.sequences(k, 1)
-    flow = ssm.integrate_flow(a0, b, b, X, ssm.labels(X, *teach), 1e12)
-    assert flow.loss[-1] < 1e-20
-    assert np.allclose(flow.a[-1], ssm.baseline_limit(a0, k), atol=1e-8)
+    for analytic in (False, True):
+        flow = ssm.integrate_flow(a0, b, b, X, ssm.labels(X, *teach), 1e12, analytic_jac=analytic)
+        assert flow.loss[-1] < 1e-20
+        assert np.allclose(flow.a[-1], ssm.baseline_limit(a0, k), atol=1e-8)
     with pytest.raises(ValueError, match="positive"):
         ssm.baseline_limit(-a0, k)
 

@@ -1,0 +1,58 @@
+"""Planted bugs for the chapter `ssm-poisoning` (Can clean labels poison an implicit bias?).
+
+Each bug rewrites one expression of ``theorylab.nets.ssm`` (the source is edited in memory and
+re-executed, so the bug sits exactly where a typo would), runs the chapter's code cells (fast
+profile, base seed 0) through ``_runner`` under a time limit, and prints the claims that held
+without the bug and fail with it. Exit status 1 if a bug slips. Run:
+
+    PYTHONPATH=src .venv/bin/python scripts/planted_bugs/ssm-poisoning.py [bug-substring ...]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _runner  # noqa: E402
+
+from theorylab.nets import ssm  # noqa: E402
+
+LIMIT_S = 300
+SLUG = "ssm-poisoning"
+
+# name -> (expression in ssm.py, its buggy replacement)
+BUGS: dict[str, tuple[str, str]] = {
+    # the impulse response and the data --------------------------------------------------------------
+    "inputs not reversed in time (x_l read as lag l)": ("return np.asarray(X, dtype=np.float64)[:, ::-1]",
+                                                        "return np.asarray(X, dtype=np.float64)"),
+    "impulse response without B (c_i only)": ("@ (np.asarray(c, dtype=np.float64) * np.asarray(b, dtype=np.float64))",
+                                              "@ np.asarray(c, dtype=np.float64)"),
+    "special input on the last step (lag 0)": ("X[n_baseline + np.arange(eps.size), k - 2] = eps",
+                                               "X[n_baseline + np.arange(eps.size), k - 1] = eps"),
+    "teacher B* = (1, d-1) without the square root": ("b = np.array([1.0, np.sqrt(d - 1.0)])",
+                                                      "b = np.array([1.0, d - 1.0])"),
+    # the gradient -------------------------------------------------------------------------------------
+    "gradient without the factor l of d(a^l)/da": ("dpow = ell[:, None] * a[..., None, :] ** (ell[:, None] - 1)",
+                                                   "dpow = a[..., None, :] ** (ell[:, None] - 1)"),
+    "gradient exponent l instead of l-1": ("dpow = ell[:, None] * a[..., None, :] ** (ell[:, None] - 1)",
+                                           "dpow = ell[:, None] * a[..., None, :] ** ell[:, None]"),
+    "gamma with 1/n instead of 2/n": ("gamma = 2.0 / M.shape[0] * r @ M                                   # (..., k)",
+                                      "gamma = 1.0 / M.shape[0] * r @ M                                   # (..., k)"),
+    # the closed forms ---------------------------------------------------------------------------------
+    "conserved quantity with exponent k-2": ("    m = k - 3\n    inv = a0 ** (-m)", "    m = k - 2\n    inv = a0 ** (-m)"),
+    "shift phase divided by d-1": ("return a0 + (target_lag1 - a0.sum(-1, keepdims=True)) / a0.shape[-1]",
+                                   "return a0 + (target_lag1 - a0.sum(-1, keepdims=True)) / (a0.shape[-1] - 1)"),
+    "weak limit: shift over all d entries": ("delta = (target_lag1 - a_top - rest.sum()) / rest.size",
+                                             "delta = (target_lag1 - a_top - rest.sum()) / (rest.size + 1)"),
+    # the metric ---------------------------------------------------------------------------------------
+    "extrapolation error normalised by lags >= 1 only": ("/ np.max(np.abs(h_star))", "/ np.max(np.abs(h_star[..., 1:]))"),
+}
+
+
+def main(selected: list[str]) -> int:
+    return _runner.report_source_bugs(SLUG, [ssm], BUGS, selected, limit_s=LIMIT_S)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
