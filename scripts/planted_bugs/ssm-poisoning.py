@@ -6,6 +6,24 @@ profile, base seed 0) through ``_runner`` under a time limit, and prints the cla
 without the bug and fail with it. Exit status 1 if a bug slips. Run:
 
     PYTHONPATH=src .venv/bin/python scripts/planted_bugs/ssm-poisoning.py [bug-substring ...]
+
+Last run (3 December 2026, seed 0, fast profile, loaded two-core machine), every bug caught:
+
+    inputs not reversed in time             16 claims (train_loss_max, baseline_*, poison_ratio_min, ...)
+    impulse response without B              baseline_error_max, poison_ratio_min, strong_dose_ratio, ... (6)
+    special input on the last step (lag 0)  poison_ratio_min, shift_phase_rel_dev, weak_dose_error, ... (10)
+    teacher B* without the square root      baseline_error_max, poison_ratio_min, ... (6)
+    gradient without the factor l           grad_vs_finite_difference (only: the flow's end points survive it)
+    gradient exponent l instead of l-1      18 claims
+    gamma with 1/n instead of 2/n           grad_vs_finite_difference (only: it rescales time)
+    conserved quantity with exponent k-2    baseline_end_vs_closed_form, baseline_error, baseline_second, ... (5)
+    shift phase divided by d-1              shift_phase_rel_dev
+    weak limit: shift over all d entries    weak_dose_error
+    extrapolation error over lags >= 1      baseline_error_max
+
+An off-by-one in the impulse response's powers (lags 1..n instead of 0..n-1) is not in the list: it
+makes the gradient inconsistent with the loss, and LSODA then stalls past the time limit (with the
+analytic Jacobian it failed at once instead); the tests catch it (impulse response vs recurrence).
 """
 
 from __future__ import annotations
