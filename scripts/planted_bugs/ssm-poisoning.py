@@ -21,6 +21,12 @@ Last run (3 December 2026, seed 0, fast profile, loaded two-core machine), every
     weak limit: shift over all d entries    weak_dose_error
     extrapolation error over lags >= 1      baseline_error_max
 
+Referee's bugs (run 3 December 2026, seed 0, fast profile), every one caught:
+
+    near-tie set on the wrong entry         poison_ratio_min, gap_tie_beats_generic_log10, ... (6)
+    special input stored as eps^2           count_equivalence, weak_dose_error, weak_dose_vs_baseline
+    horizon blow-up exponent k-4            train_loss_max, baseline_* and 6 more (10)
+
 An off-by-one in the impulse response's powers (lags 1..n instead of 0..n-1) is not in the list: it
 makes the gradient inconsistent with the loss, and LSODA then stalls past the time limit (with the
 analytic Jacobian it failed at once instead); the tests catch it (impulse response vs recurrence).
@@ -65,6 +71,13 @@ BUGS: dict[str, tuple[str, str]] = {
                                              "delta = (target_lag1 - a_top - rest.sum()) / (rest.size + 1)"),
     # the metric ---------------------------------------------------------------------------------------
     "extrapolation error normalised by lags >= 1 only": ("/ np.max(np.abs(h_star))", "/ np.max(np.abs(h_star[..., 1:]))"),
+    # referee's bugs ------------------------------------------------------------------------------------
+    "near-tie set on the wrong entry (a_2 scaled, not tied to a_1)": (
+        "a[1] = a[0] * (1.0 - runtime.require_float(", "a[1] = a[1] * (1.0 - runtime.require_float("),
+    "special sequence stores the weight eps^2, not the amplitude eps": (
+        "X[n_baseline + np.arange(eps.size), k - 2] = eps", "X[n_baseline + np.arange(eps.size), k - 2] = eps ** 2"),
+    "horizon: blow-up time with exponent k-4 (1000x too short)": (
+        "t_blow = n * a_max ** (-(k - 3))", "t_blow = n * a_max ** (-(k - 4))"),
 }
 
 
