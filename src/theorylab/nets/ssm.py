@@ -20,8 +20,8 @@ a polynomial in :math:`a_i` whose coefficients :math:`\gamma_\ell(t)` are shared
 sequences (input only at position :math:`k-1`) excite lag 1.
 
 Reference: Y. Slutzky, Y. Alexander, N. Razin, N. Cohen, *The Implicit Bias of Structured State Space
-Models Can Be Poisoned With Clean Labels*, NeurIPS 2025, arXiv:2410.10473 (setting, Section 2;
-dynamical characterization, Proposition 1; poisoning, Theorem 1). The conserved quantity of
+Models Can Be Poisoned With Clean Labels*, NeurIPS 2025, arXiv:2410.10473 (dynamical
+characterization, Proposition 1; poisoning, Theorem 1; section numbers differ between versions). The conserved quantity of
 :func:`baseline_limit` and the limits :func:`shift_phase`, :func:`weak_special_limit` are this book's
 derivations.
 
