@@ -45,6 +45,13 @@ from torch import Tensor
 
 from ..runtime import require_float, require_generators, require_int
 
+__all__ = [
+    "DTYPE", "Trajectory", "activation_times", "balanced_init", "blowup_time_scaling", "component_norms",
+    "crossing_times", "factor_grads", "loss", "loss_grad", "next_activation_time", "norm_velocity",
+    "norm_velocity_exact", "observation_mask", "projections", "random_target", "reconstruct",
+    "reduced_blowup_time", "train", "velocity_check",
+]
+
 DTYPE = torch.float64
 _LETTERS = string.ascii_lowercase[:20]  # tensor modes; 's' and 'r' are avoided below
 

@@ -1,0 +1,77 @@
+"""Planted bugs for the chapter `notions-of-rank`: plausible slips in the formulas it rests on (the
+component-norm law eq-nor-law, the reduced flow and its clock eq-nor-scaling, the balanced start, the
+step-by-step activation prediction). Each bug edits one line of ``theorylab.structure.cp`` (as a typo
+would), the chapter's code cells run (fast profile, seed 0; the matrix row and the charts skipped,
+no bug touches them) under a time limit, and the claims that held without the bug and fail with it
+are printed. The exit status is 1 if a bug slips through.
+
+Run: ``PYTHONPATH=src .venv/bin/python scripts/planted_bugs/notions-of-rank.py [name-fragment ...]``.
+
+Last run: see the chapter's final report (every bug caught; the claims that caught each are listed
+by the script).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "src"), str(Path(__file__).parent)]
+import _runner  # noqa: E402
+
+from theorylab.structure import cp  # noqa: E402
+
+SLUG = "notions-of-rank"
+SKIP = ("fz.simulate", "matrix_ratio_depth3", "mark_line", "diag = pd.DataFrame")
+
+BUGS: dict[str, tuple[str, str]] = {
+    # eq-nor-law with the rival exponent 2 - 1/N
+    "law_exponent_2_minus_1_over_N": ("p = 2.0 - 2.0 / order if exponent", "p = 2.0 - 1.0 / order if exponent"),
+    # eq-nor-law without the factor N
+    "law_missing_factor_N": ("return order * component_norms(factors).pow(p)",
+                             "return component_norms(factors).pow(p)"),
+    # the reduced flow's clock dt = |x|^(2-N) dtau written with the wrong power
+    "reduced_clock_power": ("return -factor_grads(y, -g0) / n.pow(order - 2)[:, None, :, None], n.pow(2 - order)",
+                            "return -factor_grads(y, -g0) / n.pow(order - 2)[:, None, :, None], n.pow(1 - order)"),
+    # the scaling exponent of eq-nor-scaling from the rival law (1 - N instead of 2 - N)
+    "scaling_exponent_1_minus_N": ("return float(2 - order)", "return float(1 - order)"),
+    # the start is left unbalanced (the rescaling to the geometric mean forgotten)
+    "init_not_balanced": ("return f / norms * geo", "return f"),
+    # the next activation includes the components already active (off by one)
+    "next_activation_off_by_one": ("descending=True)[:, n_active:]", "descending=True)[:, max(n_active - 1, 0):]"),
+}
+
+
+def main() -> int:
+    import time
+
+    import signal
+
+    signal.signal(signal.SIGALRM, _runner._alarm)
+    clean = _runner.run(SLUG, None, skip=SKIP)
+    print(f"clean run: {len(clean)} claims, failing without a bug: "
+          f"{[k for k, ok in clean.items() if not ok] or 'none'}", flush=True)
+    selected = sys.argv[1:]
+    slipped = 0
+    for name, (old, new) in BUGS.items():
+        if selected and not any(s in name for s in selected):
+            continue
+        tic = time.perf_counter()
+        signal.alarm(600)
+        try:
+            buggy = _runner.run(SLUG, _runner.source_patch([cp], old, new), skip=SKIP)
+            caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
+            verdict = "CAUGHT by " + ", ".join(caught) if caught else "NOT CAUGHT"
+        except TimeoutError:
+            caught, verdict = [], "TIMED OUT after 600 s"
+        except Exception as err:  # noqa: BLE001 - the chapter stops on it: the build catches the bug
+            caught, verdict = ["(exception)"], f"CAUGHT: the chapter raised {type(err).__name__}: {str(err)[:80]}"
+        finally:
+            signal.alarm(0)
+        slipped += not caught
+        print(f"{name}: {verdict} ({time.perf_counter() - tic:.0f} s)", flush=True)
+    return int(slipped > 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
