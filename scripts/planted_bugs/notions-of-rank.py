@@ -37,8 +37,8 @@ BUGS: dict[str, tuple[str, str]] = {
     "scaling_exponent_1_minus_N": ("return float(2 - order)", "return float(1 - order)"),
     # the start is left unbalanced (the rescaling to the geometric mean forgotten)
     "init_not_balanced": ("return f / norms * geo", "return f"),
-    # the next activation includes the components already active (off by one)
-    "next_activation_off_by_one": ("descending=True)[:, n_active:]", "descending=True)[:, max(n_active - 1, 0):]"),
+    # the next activation keeps the active component and drops the smallest instead (wrong end of the sort)
+    "next_activation_keeps_leader": ("descending=True)[:, n_active:]", "descending=True)[:, : rank - n_active]"),
 }
 
 
