@@ -12,7 +12,7 @@ is caught:
 
     law_exponent_2_minus_1_over_N   law_median_rel_error, law_component_median_rel_error
     law_missing_factor_N            law_median_rel_error (and the p90 error, no longer a claim)
-    reduced_clock_power             t1_pred_rel_error_max (now shown; its median is the claim), t2_pred_rel_error_median
+    reduced_clock_power             t1_pred_rel_error_median, t2_pred_rel_error_median (re-run after the rename)
     scaling_exponent_1_minus_N      t1_scale_ratio
     init_not_balanced               law_component_median_rel_error
     next_activation_keeps_leader    t2_pred_rel_error_median
