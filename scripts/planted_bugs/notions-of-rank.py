@@ -16,6 +16,11 @@ is caught:
     scaling_exponent_1_minus_N      t1_scale_ratio
     init_not_balanced               law_component_median_rel_error
     next_activation_keeps_leader    t2_pred_rel_error_median
+
+Added by the referee (run 3 December 2026, seed 0):
+
+    reduced_growth_1e2                       t1_pred_rel_error_median (after its bound went 0.01 -> 2e-3)
+    aligned_time_exponent_1_minus_1_over_N   aligned_ratio_small_alpha
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "src"), str(Path(__file__).parent)]
 import _runner  # noqa: E402
 
+from theorylab.linear import factorization as fz  # noqa: E402
 from theorylab.structure import cp  # noqa: E402
 
 SLUG = "notions-of-rank"
 SKIP = ("fz.simulate", "matrix_ratio_depth3", "mark_line", "diag = pd.DataFrame")
+SKIP_MATRIX = ("mark_line", "diag = pd.DataFrame")  # bugs in linear.factorization need the matrix row
 
 BUGS: dict[str, tuple[str, str]] = {
     # eq-nor-law with the rival exponent 2 - 1/N
@@ -46,6 +53,14 @@ BUGS: dict[str, tuple[str, str]] = {
     "init_not_balanced": ("return f / norms * geo", "return f"),
     # the next activation keeps the active component and drops the smallest instead (wrong end of the sort)
     "next_activation_keeps_leader": ("descending=True)[:, n_active:]", "descending=True)[:, : rank - n_active]"),
+    # (referee) the reduced flow stopped too early: growth 1e2 leaves ~1% of the blow-up time out
+    "reduced_growth_1e2": ("growth: float = 1e4,", "growth: float = 1e2,"),
+}
+
+# (referee) bugs in linear.factorization, run with the matrix row
+MATRIX_BUGS: dict[str, tuple[str, str]] = {
+    # the aligned singular-value flow with the rival exponent: sigma^(2-1/N) instead of sigma^(2-2/N)
+    "aligned_time_exponent_1_minus_1_over_N": ("1.0 / (depth * np.exp(x * (1 - 2 / depth)) * (s", "1.0 / (depth * np.exp(x * (1 - 1 / depth)) * (s"),
 }
 
 
@@ -60,13 +75,24 @@ def main() -> int:
           f"{[k for k, ok in clean.items() if not ok] or 'none'}", flush=True)
     selected = sys.argv[1:]
     slipped = 0
-    for name, (old, new) in BUGS.items():
+    jobs = [(n, b, cp, SKIP) for n, b in BUGS.items()] + [(n, b, fz, SKIP_MATRIX) for n, b in MATRIX_BUGS.items()]
+    clean_matrix = None
+    for name, (old, new), module, skip in jobs:
         if selected and not any(s in name for s in selected):
             continue
+        if module is fz and clean_matrix is None:
+            clean.update(clean_matrix := _runner.run(SLUG, None, skip=SKIP_MATRIX))
         tic = time.perf_counter()
         signal.alarm(600)
         try:
-            buggy = _runner.run(SLUG, _runner.source_patch([cp], old, new), skip=SKIP)
+            if module is fz:  # factorization has no __all__: install only the function the bug edits
+                fz.__all__ = ["aligned_learning_time"]
+            try:
+                patch = _runner.source_patch([module], old, new)
+            finally:
+                if module is fz:
+                    del fz.__all__
+            buggy = _runner.run(SLUG, patch, skip=skip)
             caught = sorted(k for k, ok in buggy.items() if clean.get(k) and not ok)
             verdict = "CAUGHT by " + ", ".join(caught) if caught else "NOT CAUGHT"
         except TimeoutError:
