@@ -37,6 +37,10 @@ from . import steepest
 from .margin import MaxMargin, _check_data, norm_of, require_norm
 
 GEOMETRIES = ("l2", "l1", "linf")
+__all__ = ["GEOMETRIES", "RobustRun", "brute_force_2d", "margin_bound", "rademacher_bound", "rademacher_monte_carlo",
+           "rademacher_teacher_data", "robust_error", "robust_error_exact", "robust_log_loss", "robust_margin",
+           "robust_margins", "robust_max_margin", "soft_threshold", "teacher", "train_diagonal", "train_steepest",
+           "worst_case_brute_force"]
 
 
 # ------------------------------------------------------------------------------- robust margin

@@ -1,0 +1,67 @@
+"""Planted bugs for the chapter `price-of-implicit-bias` (What does implicit bias cost under attack?).
+
+Each bug rewrites one expression of ``theorylab.optim.robust`` (the source is edited in memory and
+re-executed, so the bug sits exactly where a typo would), runs the chapter's code cells (fast
+profile, base seed 0) through ``_runner.run`` under a time limit, and prints the claims that held
+without the bug and fail with it. Two or more bugs per formula the chapter rests on: the dual-norm
+robust margin, the robust loss and its gradient, the two robust max-margin solvers, the robust
+error, the diagonal network and the Rademacher bounds. Exit status 1 if a bug slips. Run:
+
+    PYTHONPATH=src .venv/bin/python scripts/planted_bugs/price-of-implicit-bias.py [bug-substring ...]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _runner  # noqa: E402
+
+from theorylab.optim import robust  # noqa: E402
+
+LIMIT_S = 300
+SLUG = "price-of-implicit-bias"
+
+BUGS: dict[str, tuple[str, str]] = {
+    # the dual norm of the l_inf ball is l1; an l2 there is the classic slip
+    "robust margin uses ||w||_2 (wrong dual norm)": (
+        "- np.asarray(eps, dtype=np.float64)[..., None] * np.abs(w).sum(-1, keepdims=True)",
+        "- np.asarray(eps, dtype=np.float64)[..., None] * np.sqrt((w * w).sum(-1, keepdims=True))"),
+    "robust error drops the attack (standard error)": ("(robust_margins(w, x, y, eps) <= 0)",
+                                                       "(robust_margins(w, x, y, 0.0) <= 0)"),
+    # robust loss gradient (adversarial training)
+    "adversary pushes with the label (sign of the perturbation flipped)": (
+        "grad = eps[..., None] * np.sign(w) - ", "grad = -eps[..., None] * np.sign(w) - "),
+    "coordinate descent steps in l2 (norm ignored)": ("w -= lr * steepest.direction(g, norm)",
+                                                      "w -= lr * steepest.direction(g, \"l2\")"),
+    # solvers
+    "LP: eps as a bonus, not a price (sign of the eps columns)": (
+        "rows = np.c_[-z + eps, z + eps, np.ones(n)]", "rows = np.c_[-z - eps, z - eps, np.ones(n)]"),
+    "LP: eps counted on a only (b free of the price)": (
+        "rows = np.c_[-z + eps, z + eps, np.ones(n)]", "rows = np.c_[-z + eps, z, np.ones(n)]"),
+    "dual QP: gradient without the eps ||w||_1 term": ("return 0.5 * w @ w - a.sum(), z @ w - eps * np.abs(w).sum() - 1.0",
+                                                       "return 0.5 * w @ w - a.sum(), z @ w - 1.0"),
+    "dual QP: threshold eps, not eps * sum(alpha)": ("    w = soft_threshold(z.T @ a, eps * a.sum())\n    if not",
+                                                    "    w = soft_threshold(z.T @ a, eps)\n    if not"),
+    # diagonal network
+    "diagonal net: v's gradient with the wrong sign": ("gu, gv = 2 * u * g, -2 * v * g", "gu, gv = 2 * u * g, 2 * v * g"),
+    "diagonal net: gradient without the factor u (w = u instead of u*u)": (
+        "gu, gv = 2 * u * g, -2 * v * g", "gu, gv = 2 * g + 0 * u, -2 * g + 0 * v"),
+    # exact robust error and Rademacher bounds
+    "exact error: teacher read from the last k active coordinates": (
+        "np.sign(patterns[:, :k].sum(1))", "np.sign(patterns[:, -k:].sum(1))"),
+    "Massart bound without the factor 2": ("np.sqrt(2 * np.log(2 * d) / n) + eps / np.sqrt(n)",
+                                           "np.sqrt(np.log(2 * d) / n) + eps / np.sqrt(n)"),
+    "l2 complexity sqrt(d)/n instead of sqrt(d/n)": ("return np.sqrt(d / n) + eps * np.sqrt(d) / np.sqrt(n)",
+                                                     "return np.sqrt(d) / n + eps * np.sqrt(d) / np.sqrt(n)"),
+}
+
+
+def main(selected: list[str]) -> int:
+    return _runner.report_source_bugs(SLUG, [robust], BUGS, selected, limit_s=LIMIT_S,
+                                      private={robust: ["_robust_lp", "_robust_l2"]})
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
