@@ -29,7 +29,7 @@ BUGS: dict[str, tuple[str, str]] = {
         "- np.asarray(eps, dtype=np.float64)[..., None] * np.abs(w).sum(-1, keepdims=True)",
         "- np.asarray(eps, dtype=np.float64)[..., None] * np.sqrt((w * w).sum(-1, keepdims=True))"),
     "robust error drops the attack (standard error)": ("(robust_margins(w, x, y, eps) <= 0)",
-                                                       "(robust_margins(w, x, y, 0.0) <= 0)"),
+                                                       "(robust_margins(w, x, y, 0.0 * np.asarray(eps)) <= 0)"),
     # robust loss gradient (adversarial training)
     "adversary pushes with the label (sign of the perturbation flipped)": (
         "grad = eps[..., None] * np.sign(w) - ", "grad = -eps[..., None] * np.sign(w) - "),

@@ -196,7 +196,11 @@ def _robust_lp(x: np.ndarray, y: np.ndarray, eps: float, norm: str) -> np.ndarra
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * (2 * d) + [(None, None)], method="highs")
     if not res.success or -res.fun <= 0:
         raise ValueError(f"the data are not robustly separable at eps = {eps}")
-    return res.x[:d] - res.x[d:2 * d]
+    w = res.x[:d] - res.x[d:2 * d]
+    # certificate: at the optimum a + b = |w|, so the LP value is the robust margin of its own solution
+    if abs(-res.fun - (z @ w - eps * np.abs(w).sum()).min()) > 1e-6:
+        raise ArithmeticError("the robust LP's value is not the robust margin of its solution")
+    return w
 
 
 def soft_threshold(g: np.ndarray, tau: float | np.ndarray) -> np.ndarray:
