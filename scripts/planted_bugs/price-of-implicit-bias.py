@@ -8,6 +8,26 @@ robust margin, the robust loss and its gradient, the two robust max-margin solve
 error, the diagonal network and the Rademacher bounds. Exit status 1 if a bug slips. Run:
 
     PYTHONPATH=src .venv/bin/python scripts/planted_bugs/price-of-implicit-bias.py [bug-substring ...]
+
+Last run (3 December 2026, fast profile, seed 0, loaded two-core machine; every bug ran, 2-28 s each,
+none timed out). Every bug is caught:
+
+    robust margin uses ||w||_2           bound_growth_l2_over_l1, dual_norm_vs_vertices, l1_robust_shift,
+                                         price_005_cd, price_005_diag, price_growth_005, price_growth_theory
+    robust error drops the attack        price_005_cd, price_005_diag, price_growth_005, price_growth_theory
+    adversary pushes with the label      cos_gd_min, gd_error_vs_limit
+    coordinate descent steps in l2       cos_cd_min, l1_learners_error_max, price_005_cd, price_growth_005
+    LP: eps as a bonus                   the chapter raises (the LP's certificate: value = robust margin);
+                                         without the certificate no claim saw it (in the l1 geometry the
+                                         solution is the same, cor-pib-l1), tests/test_robust.py does
+    LP: eps counted on a only            as above (certificate; and the 2-D brute-force unit test)
+    dual QP: gradient without eps||w||_1 solver_not_beaten
+    dual QP: threshold eps               the chapter raises ValueError (not robustly separable at eps = 0.075)
+    diagonal net: v's gradient sign      cos_diag_min, l1_learners_error_max, price_005_diag
+    diagonal net: gradient without u     cos_diag_min, l1_learners_error_max, price_005_diag
+    exact error: teacher coordinates     exact_vs_monte_carlo_z
+    Massart bound without the factor 2   rademacher_mc_over_bound_z
+    l2 complexity sqrt(d)/n              rademacher_mc_over_bound_z
 """
 
 from __future__ import annotations
