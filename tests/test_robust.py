@@ -146,3 +146,20 @@ def test_soft_threshold_minimizes_its_objective():
     w = rb.soft_threshold(g, tau)
     obj = lambda v: 0.5 * (v * v).sum(-1) - v @ g + tau * np.abs(v).sum(-1)  # noqa: E731
     assert (obj(w + 0.05 * gen.standard_normal((3000, 6))) >= obj(w) - 1e-12).all()
+
+
+def test_rademacher_bound_attack_term_is_eps_times_the_largest_l1_norm_over_sqrt_n():
+    # second route to b_r = sup_{||w||_r <= 1} ||w||_1: the maximizers (flat vector, vertex, sign vector)
+    n, d, eps = 80, 50, 0.1
+    maximizers = {"l2": np.ones(d) / np.sqrt(d), "l1": np.eye(d)[0], "linf": np.ones(d)}
+    gen = np.random.default_rng(3)
+    for norm, w in maximizers.items():
+        assert mg.norm_of(w, norm) == pytest.approx(1.0)
+        others = gen.standard_normal((200, d))
+        assert (np.abs(others).sum(1) / mg.norm_of(others, norm) <= np.abs(w).sum() + 1e-12).all()
+        slope = (rb.rademacher_bound(norm, n, d, eps) - rb.rademacher_bound(norm, n, d, 0.0)) * np.sqrt(n) / eps
+        assert slope == pytest.approx(np.abs(w).sum())
+    # E|sum_i sigma_i| / n <= 1/sqrt(n) (Jensen), computed exactly from the binomial law
+    from math import comb
+    mean_abs = sum(comb(n, j) * abs(2 * j - n) for j in range(n + 1)) / 2 ** n / n
+    assert mean_abs <= 1 / np.sqrt(n)
