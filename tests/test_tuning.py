@@ -88,7 +88,7 @@ def test_erm_gaps_are_nonnegative_and_shrink():
     gap64, dev64 = tuning.erm_gaps(u[:2000], u[2000:], 64, 300, g)
     assert (gap4 >= 0).all() and gap64.mean() < gap4.mean() / 4 and dev64.mean() < dev4.mean() / 2
     # linear-in-task noise: u' (alpha*) has variance 0.09, U'' = 2, so c = 0.09 / 4
-    c = tuning.asymptotic_gap(u[2000:], 0.3 * g.standard_normal((2000, 51)) + 2 * (alphas - 0.4), alphas)
+    c = tuning.asymptotic_gap(u[2000:], 0.3 * g.standard_normal(2000), alphas)
     assert c == pytest.approx(0.0225, rel=0.15)
 
 
@@ -97,3 +97,12 @@ def test_bad_arguments():
         tuning.dual_utility(_tasks(2), np.array([0.5]), 0.0)
     with pytest.raises(ValueError, match="n_tasks"):
         tuning.erm_gaps(np.zeros((5, 3)), np.zeros((5, 3)), 6, 2, np.random.default_rng(0))
+
+
+def test_sup_deviation_matches_simulation():
+    g = np.random.default_rng(4)
+    u = g.standard_normal((3000, 1)) * np.linspace(0.5, 1.0, 11) + 0.2 * g.standard_normal((3000, 11))
+    pred = tuning.sup_deviation(u, 10, 10**9, 4000, g)
+    sim = np.abs(u[g.integers(0, 3000, (4000, 10))].mean(1) - u.mean(0)).max(1).mean()
+    assert pred == pytest.approx(sim, rel=0.06)
+    np.testing.assert_allclose(tuning.gap_curve(2.0, [1, 4], 4), [2.5, 1.0])

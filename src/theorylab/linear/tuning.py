@@ -32,7 +32,7 @@ from ..runtime import require_float, require_int
 
 __all__ = ["Tasks", "activation", "draw_tasks", "feature_parts", "ridge_readout", "dual_utility",
            "count_extrema", "count_crossings", "oscillation_bound", "extrema_bound", "pdim_from_oscillations",
-           "uniform_deviation_bound", "erm_gaps", "asymptotic_gap"]
+           "uniform_deviation_bound", "erm_gaps", "asymptotic_gap", "gap_curve", "sup_deviation"]
 
 
 def activation(z: np.ndarray, alpha: float | np.ndarray) -> np.ndarray:
@@ -195,13 +195,32 @@ def erm_gaps(u_pool: np.ndarray, u_pop: np.ndarray, n_tasks: int, resamples: int
     return gap, np.abs(emp - pop).max(1)
 
 
-def asymptotic_gap(u_pop: np.ndarray, du_pop: np.ndarray, alphas: np.ndarray) -> float:
+def asymptotic_gap(u_pop: np.ndarray, du_star: np.ndarray, alphas: np.ndarray) -> float:
     r"""Constant c of :math:`\mathbb E[\text{gap}] \approx c/N` for a smooth interior optimum:
     :math:`c = \mathrm{Var}_x\,u_x'(\alpha^*) / (2U''(\alpha^*))` (one Newton step of the empirical
-    first-order condition). :math:`U''` by a quadratic fit of :math:`U` over the 5 grid points around its minimum."""
+    first-order condition). :math:`U''` by a quadratic fit of :math:`U` over the 5 grid points around its
+    minimum. Args: u_pop (T, G) held-out utilities; du_star (T,) their derivatives at the grid minimum of U."""
     pop = u_pop.mean(0)
     i = int(pop.argmin())
     if i < 2 or i > pop.size - 3:
         raise ValueError("the minimum of U is at the edge of the grid: no interior optimum")
     curv = 2 * np.polyfit(alphas[i - 2:i + 3], pop[i - 2:i + 3], 2)[0]
-    return float(du_pop[:, i].var(ddof=1) / (2 * curv))
+    return float(np.var(du_star, ddof=1) / (2 * curv))
+
+
+def gap_curve(c: float, n_tasks, n_heldout: int) -> np.ndarray:
+    r"""Expected measured gap :math:`c\,(1/N + 1/n_{\rm ho})`: the ERM error from N tasks plus that of
+    locating the optimum of the held-out estimate of U (independent, so the two add)."""
+    return c * (1.0 / np.asarray(n_tasks, float) + 1.0 / n_heldout)
+
+
+def sup_deviation(u_pop: np.ndarray, n_tasks, n_heldout: int, draws: int, gen: np.random.Generator) -> np.ndarray:
+    r"""CLT prediction of :math:`\mathbb E\sup_\alpha|\hat U_N(\alpha) - \hat U_{\rm ho}(\alpha)|`: the
+    empirical mean of N tasks minus that of ``n_heldout`` independent ones is, on the grid, a Gaussian
+    vector with covariance :math:`\Sigma(1/N + 1/n_{\rm ho})`, :math:`\Sigma = \mathrm{Cov}_x(u_x(\alpha), u_x(\alpha'))`;
+    :math:`\mathbb E\max|G|` by ``draws`` Gaussian draws. Args: u_pop (T, G). Returns shape of ``n_tasks``."""
+    cov = np.cov(u_pop, rowvar=False)
+    vals, vecs = np.linalg.eigh(cov)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    e_sup = np.abs(gen.standard_normal((draws, vals.size)) @ root.T).max(1).mean()
+    return e_sup * np.sqrt(1.0 / np.asarray(n_tasks, float) + 1.0 / n_heldout)
