@@ -195,16 +195,18 @@ def erm_gaps(u_pool: np.ndarray, u_pop: np.ndarray, n_tasks: int, resamples: int
     return gap, np.abs(emp - pop).max(1)
 
 
-def asymptotic_gap(u_pop: np.ndarray, du_star: np.ndarray, alphas: np.ndarray) -> float:
+def asymptotic_gap(u_pop: np.ndarray, du_star: np.ndarray, alphas: np.ndarray, window: float = 0.05) -> float:
     r"""Constant c of :math:`\mathbb E[\text{gap}] \approx c/N` for a smooth interior optimum:
     :math:`c = \mathrm{Var}_x\,u_x'(\alpha^*) / (2U''(\alpha^*))` (one Newton step of the empirical
-    first-order condition). :math:`U''` by a quadratic fit of :math:`U` over the 5 grid points around its
-    minimum. Args: u_pop (T, G) held-out utilities; du_star (T,) their derivatives at the grid minimum of U."""
+    first-order condition). :math:`U''` by a quadratic fit of :math:`U` over the grid points within
+    ``window`` of its minimum (at least 5). Args: u_pop (T, G) held-out utilities; du_star (T,) their
+    derivatives at the grid minimum of U; alphas (G,) the grid."""
     pop = u_pop.mean(0)
     i = int(pop.argmin())
-    if i < 2 or i > pop.size - 3:
-        raise ValueError("the minimum of U is at the edge of the grid: no interior optimum")
-    curv = 2 * np.polyfit(alphas[i - 2:i + 3], pop[i - 2:i + 3], 2)[0]
+    near = np.flatnonzero(np.abs(alphas - alphas[i]) <= window + 1e-12)
+    if i < 2 or i > pop.size - 3 or near.size < 5 or near[0] == 0 or near[-1] == pop.size - 1:
+        raise ValueError("the minimum of U is at (or within window of) the edge of the grid: no interior optimum")
+    curv = 2 * np.polyfit(alphas[near], pop[near], 2)[0]
     return float(np.var(du_star, ddof=1) / (2 * curv))
 
 
