@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "scripts" / "planted_bugs")]
 
-EXP1 = 'ledger.at_most("derivative_vs_fd"'       # last cell of Experiment 1
+EXP1 = 'ledger.at_most("derivative_vs_fd"'       # the identity cell of Experiment 1
+DEGREE = 'ledger.at_least("degree_tight"'         # the degree check, last cell of Experiment 1
 
 BUGS: dict[str, tuple[str, str | None]] = {
     # c of eq-hp-fast without the 2 of the quadratic expansion: Var u' / U''
@@ -117,6 +118,45 @@ def _ext(values, *, derivative=None):
     return tuning.count_crossings(slope, np.zeros(slope.shape[:-1]))
 tuning.count_extrema = _ext
 """, EXP1),
+    # --- planted by the referee ---
+    # degree count of thm-hp-rational forgetting that K(alpha) is quadratic: 2 min(n, m) instead of 4 min(n, m)
+    "oscillation_bound_linear_kernel": ("""
+tuning.oscillation_bound = lambda n, m: 2 * min(n, m)
+tuning.extrema_bound = lambda n, m: 2 * tuning.oscillation_bound(n, m) - 2
+""", DEGREE),
+    # degree count with the wrong side of the kernel/primal choice: 4 max(n, m)
+    "oscillation_bound_max": ("""
+tuning.oscillation_bound = lambda n, m: 4 * max(n, m)
+""", DEGREE),
+    # cross term of K(alpha) taken as 2 T D^T, as if T D^T were symmetric (it is not: only T D^T + D T^T is)
+    "kernel_cross_term_symmetrized": ("""
+import numpy as np
+def _du(tasks, alphas, ridge, *, derivative=False, chunk=512):
+    alphas = np.asarray(alphas, float)
+    t, n = tasks.y.shape
+    out, der = np.empty((t, alphas.size)), np.empty((t, alphas.size))
+    tr, dr = tuning.feature_parts(tasks.x, tasks.w, tasks.b)
+    tv, dv = tuning.feature_parts(tasks.x_val, tasks.w, tasks.b)
+    tt = lambda p, q: p @ np.swapaxes(q, -1, -2)
+    k0, k1, k2 = tt(tr, tr), 2 * tt(tr, dr), tt(dr, dr)                   # BUG: 2 T D^T
+    v0, v1, v2 = tt(tv, tr), tt(tv, dr) + tt(dv, tr), tt(dv, dr)
+    y, yv = tasks.y[..., None], tasks.y_val
+    for g, a in enumerate(alphas):
+        kk = k0 + a * k1 + a * a * k2 + n * ridge * np.eye(n)
+        c = np.linalg.solve(kk, y)
+        resid = ((v0 + a * v1 + a * a * v2) @ c)[..., 0] - yv
+        out[:, g] = (resid ** 2).mean(-1)
+        dc = -np.linalg.solve(kk, (k1 + 2 * a * k2) @ c)
+        df = ((v1 + 2 * a * v2) @ c + (v0 + a * v1 + a * a * v2) @ dc)[..., 0]
+        der[:, g] = 2 * (resid * df).mean(-1)
+    return (out, der) if derivative else out
+tuning.dual_utility = _du
+""", EXP1),
+    # the 1/2 of the quadratic expansion applied twice (gap = U'' (da)^2 / 4): c halved
+    "asymptotic_gap_half_twice": ("""
+_old = tuning.asymptotic_gap
+tuning.asymptotic_gap = lambda u, du, a: _old(u, du, a) / 2
+""", None),
 }
 
 
