@@ -106,3 +106,19 @@ def test_sup_deviation_matches_simulation():
     sim = np.abs(u[g.integers(0, 3000, (4000, 10))].mean(1) - u.mean(0)).max(1).mean()
     assert pred == pytest.approx(sim, rel=0.06)
     np.testing.assert_allclose(tuning.gap_curve(2.0, [1, 4], 4), [2.5, 1.0])
+
+
+@pytest.mark.parametrize("n, m", [(3, 5), (5, 3)])
+def test_utility_times_det_squared_is_a_polynomial_of_degree_oscillation_bound(n, m):
+    """thm-hp-rational: u_x det(K + n lambda I)^2 is a polynomial of degree exactly 4 min(n, m) (generic task)."""
+    from numpy.polynomial import chebyshev
+    tasks, lam = tuning.draw_tasks(2, 4, n, 6, m, np.random.default_rng(5)), 1e-3
+    nodes = 4 * np.cos(np.pi * (np.arange(200) + 0.5) / 200)
+    tr, dr = tuning.feature_parts(tasks.x, tasks.w, tasks.b)
+    q = np.stack([np.linalg.det((tr + a * dr) @ np.swapaxes(tr + a * dr, -1, -2) + n * lam * np.eye(n)) for a in nodes], 1)
+    p = tuning.dual_utility(tasks, nodes, lam) * q ** 2
+    deg = tuning.oscillation_bound(n, m)
+    for row in p:
+        rel = [np.abs(chebyshev.chebval(nodes / 4, chebyshev.chebfit(nodes / 4, row, k)) - row).max() / np.abs(row).max()
+               for k in (deg - 1, deg)]
+        assert rel[1] < 1e-9 < rel[0]
