@@ -18,9 +18,17 @@ none timed out). Every bug is caught:
     sup_deviation_one_sided         dev_ratio
     erm_deviation_one_sided         dev_ratio
 
-Not planted: a wrong constant in the uniform bound (uniform_deviation_bound) or in the oscillation
-count; those bounds sit two to four orders of magnitude above the measurements, so a factor 2 in
-them cannot be caught by this experiment (the chapter says the bound is loose).
+Planted by the referee (run 3 December 2026, seed 0, fast profile):
+
+    oscillation_bound_linear_kernel degree_fit (2 min(n, m): the degree count forgets that K is quadratic)
+    oscillation_bound_max           degree_tight (4 max(n, m))
+    kernel_cross_term_symmetrized   kernel_vs_primal (K1 taken as 2 T D^T)
+    asymptotic_gap_half_twice       c_two_routes, gap_ratio (c halved)
+
+Not planted: a wrong constant in the uniform bound (uniform_deviation_bound); it sits two to four
+orders of magnitude above the measurements, so a factor 2 in it cannot be caught by this experiment
+(the chapter says the bound is loose). The oscillation count is now checked directly (degree_fit,
+degree_tight: u_x det(K + n lambda I)^2 is a polynomial of degree exactly 4 min(n, m) on small tasks).
 """
 
 from __future__ import annotations
