@@ -5,7 +5,8 @@ and the next token follows a Zipf law over that ranking,
 
 .. math::  P_{ij} = \frac{\sigma_i(j)^{-s}}{\sum_{r=1}^{V} r^{-s}},\qquad i, j \in \{0,\dots,V-1\},
 
-so every transition has positive probability and the chain is ergodic. With the stationary law
+so every transition has positive probability and the chain is ergodic (:func:`spectral_markov`
+is a second family, a Zipf law times a context dependence with a power-law spectrum). With the stationary law
 :math:`\pi = \pi P`, the **entropy rate** is exact,
 
 .. math::  H = -\sum_i \pi_i \sum_j P_{ij}\log P_{ij},
@@ -86,11 +87,13 @@ def spectral_markov(vocab: int, exponent: float, decay: float, strength: float,
                     gen: np.random.Generator) -> MarkovLanguage:
     r"""A Zipfian chain whose context dependence has a power-law spectrum.
 
-    .. math::  P_{ij}\propto j_{\rm rank}^{-s}\,\exp\Big(g\sum_{r=1}^{V} r^{-a}\,u_{ir}v_{jr}\Big)\,\Big/\Big(\sum_r r^{-2a}\Big)^{1/2},
+    .. math::  P_{ij}\propto \rho_j^{-s}\exp\Big(\frac{g\sqrt V}{\|\sigma\|}\sum_{r=1}^{V}\sigma_r\,u_{ir}v_{jr}\Big),
+               \qquad \sigma_r = r^{-a},
 
-    with :math:`U, V` random orthogonal matrices: the unigram part is Zipf with exponent s (over a
-    random ranking of the tokens), and the log-transition matrix minus its row means has singular
-    values decaying as :math:`r^{-a}`, so a model with a rank-N bottleneck misses a power-law tail.
+    with :math:`\rho_j` the rank of token j in a random order and :math:`u, v` random orthogonal
+    matrices. The unigram part is Zipf with exponent s; the context-dependent part of the logits has
+    singular values proportional to :math:`r^{-a}` (entries of size about g), so a model with a
+    rank-R bottleneck misses a power-law tail of directions.
 
     Args: vocab: V >= 2; exponent: Zipf exponent s >= 0; decay: spectral exponent a > 0;
     strength: g >= 0, the size of the context dependence (g = 0 gives an i.i.d. Zipf sequence);
