@@ -34,7 +34,7 @@ import torch
 
 from theorylab.runtime import require_float, require_int
 
-__all__ = ["TrainConfig", "train", "ensemble_log_probs", "jensen_gap", "group_ensembles", "subset_ensembles", "distill_counts"]
+__all__ = ["TrainConfig", "train", "train_minibatch", "ensemble_log_probs", "jensen_gap", "group_ensembles", "subset_ensembles", "distill_counts"]
 
 
 @dataclass(frozen=True)
@@ -136,3 +136,48 @@ def distill_counts(counts: np.ndarray, teacher_log_q: np.ndarray) -> np.ndarray:
     next-token distributions. counts (..., V, V), teacher_log_q (..., V, V)."""
     counts = np.asarray(counts, dtype=np.float64)
     return counts.sum(-1, keepdims=True) * np.exp(teacher_log_q)
+
+
+def train_minibatch(path: np.ndarray, vocab: int, widths: np.ndarray, weight_decay: np.ndarray, batch: int,
+                    gen: torch.Generator, config: TrainConfig = TrainConfig()) -> np.ndarray:
+    r"""Like :func:`train`, but each step sees a minibatch: ``batch`` transitions of the token ``path``
+    drawn uniformly with replacement, independently for every model and step, so the models see
+    ``config.steps * batch / (len(path) - 1)`` epochs in different orders. Same model, objective
+    (with the counts of the minibatch), initialisation and schedule; returns (M, V, V) log-probabilities.
+
+    The members of an ensemble trained this way differ by their initialisation *and* by the noise of
+    their minibatches, which training for a finite number of steps does not average away.
+    """
+    path = np.asarray(path, dtype=np.int64)
+    v = require_int("vocab", vocab, minimum=2)
+    batch = require_int("batch", batch, minimum=1)
+    widths, lam = np.asarray(widths), np.asarray(weight_decay, dtype=np.float64)
+    m = widths.shape[0]
+    if widths.ndim != 1 or lam.shape != (m,) or np.any(widths < 1) or np.any(lam < 0):
+        raise ValueError(f"widths (M,) >= 1 and weight_decay (M,) >= 0 needed; got {widths.shape}, {lam.shape}")
+    steps = require_int("steps", config.steps, minimum=1)
+    lr = require_float("lr", config.lr, low=0.0, low_open=True)
+    n_max = int(widths.max())
+    mask = torch.tensor(np.arange(n_max)[None, :] < widths[:, None], dtype=torch.float32)
+    scale = torch.tensor(1.0 / np.sqrt(widths), dtype=torch.float32)[:, None, None]
+    E = (torch.randn(m, v, n_max, generator=gen) * mask[:, None, :]).requires_grad_()
+    W = (torch.randn(m, n_max, v, generator=gen) * scale * mask[:, :, None]).requires_grad_()
+    b = torch.zeros(m, 1, n_max, requires_grad=True)
+    c = torch.zeros(m, 1, v, requires_grad=True)
+    pairs = torch.tensor(path[:-1] * v + path[1:])                  # transition i -> j as the cell i * V + j
+    offset = torch.arange(m)[:, None] * v * v
+    lam_t = torch.tensor(lam, dtype=torch.float32)
+    opt = torch.optim.Adam([E, W, b, c], lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
+    for _ in range(steps):
+        idx = torch.randint(0, len(pairs), (m, batch), generator=gen)
+        wts = torch.bincount((offset + pairs[idx]).ravel(), minlength=m * v * v).reshape(m, v, v).float() / batch
+        opt.zero_grad(set_to_none=True)
+        log_q = _log_probs(E, W, b, c, mask)
+        penalty = 0.5 * lam_t * ((E * E).sum((1, 2)) + (W * W).sum((1, 2)))
+        loss = (-(wts * log_q).sum((1, 2)) + penalty).sum()
+        loss.backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        return _log_probs(E.double(), W.double(), b.double(), c.double(), mask.double()).numpy()
