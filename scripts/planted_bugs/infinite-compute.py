@@ -72,6 +72,14 @@ BUGS: dict[str, tuple[str, str]] = {
         ("penalty = 0.5 * lam_t * ", "penalty = 0.005 * lam_t * "),
     "width mask off by one (R + 1 hidden units)": ("mask = torch.tensor(np.arange(n_max)[None, :] < widths[:, None]",
                                                    "mask = torch.tensor(np.arange(n_max + 1)[None, :-1] <= widths[:, None]"),
+    # added by the referee -------------------------------------------------------------------------
+    "bigram counts transposed (j -> i counted as i -> j)":
+        ("np.bincount(x[:-1] * vocab + x[1:], minlength", "np.bincount(x[1:] * vocab + x[:-1], minlength"),
+    "training weights normalised over all models, not per model (weight decay M times too strong)":
+        ("wts = torch.tensor(counts / counts.sum((1, 2), keepdims=True)", "wts = torch.tensor(counts / counts.sum()"),
+    "minibatch members share one stream of minibatches":
+        ("idx = torch.randint(0, len(pairs), (m, batch), generator=gen)",
+         "idx = torch.randint(0, len(pairs), (1, batch), generator=gen).expand(m, batch)"),
 }
 
 
