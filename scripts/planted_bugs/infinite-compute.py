@@ -11,7 +11,7 @@ slips. Run:
     PYTHONPATH=src .venv/bin/python scripts/planted_bugs/infinite-compute.py [bug-substring ...]
 
 Last run (3 December 2026, seed 0, fast profile, loaded two-core machine; each bug 35-70 s, none
-timed out). Every bug is caught:
+timed out). Every bug of this list is caught:
 
     stationary law from P instead of P^T             entropy_mc_vs_exact
     entropy rate weighted uniformly, not by pi       entropy_mc_vs_exact
@@ -26,6 +26,17 @@ timed out). Every bug is caught:
                                                      gain_shrinks_with_width, power_law_resid,
                                                      tuned_asymptote_beats_default, tuned_max_step, wd_small_over_rich
     width mask off by one                            rank_minus_width (added for it: nothing else saw it)
+
+Added by the referee (3 December 2026, seed 0, fast profile):
+
+    bigram counts transposed                         asymptote_above_floor, asymptote_ens_minus_single,
+                                                     tuned_max_step, wd_small_over_rich
+    training weights normalised over all models      asymptote_above_floor, default_rise, tuned_wd_ratio,
+                                                     tuned_asymptote_beats_default, wd_small_over_rich
+    minibatch members share one minibatch stream     NOT CAUGHT: it halves minibatch_gain_wide (about 0.009
+                                                     against 0.018 on seeds 0-2) but stays above its bound
+                                                     0.005; raising the bound to about 0.012 (calibrated min
+                                                     0.0131) would catch it and needs a recalibration.
 
 Drawing the subsets with replacement was tried first and is not caught: it is not a bug for the
 claims, since the 1 - 1/k law holds for sampling with replacement as well.
