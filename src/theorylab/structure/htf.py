@@ -40,6 +40,12 @@ from torch import Tensor
 from ..runtime import require_float, require_generators, require_int
 from . import tensors
 
+__all__ = [
+    "K_LOCAL", "Run", "activation_times", "completion_mask", "component_norms", "component_tensor", "contract",
+    "contract_einsum", "init", "loss", "loss_grad", "matricization_eranks", "nodes", "norm_velocity",
+    "root_singular_values", "separable_target", "step_sizes", "target", "train",
+]
+
 DTYPE = torch.float64
 K_LOCAL = 3  # vectors per local component with pool size 2: the node's row and one column per child
 

@@ -1,0 +1,41 @@
+"""Planted bugs for the chapter `htf-locality`: which claim of the ledger catches each one.
+
+Run: ``PYTHONPATH=src .venv/bin/python scripts/planted_bugs/htf-locality.py [name ...]``. Each bug
+re-executes ``theorylab.structure.htf`` with one plausible typo (``_runner.source_patch``), runs the
+chapter's code cells (fast profile, seed 0) under a time limit, and prints the claims that held
+without the bug and fail with it. The exit status is 1 if a bug slips through.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "scripts" / "planted_bugs")]
+
+import _runner  # noqa: E402
+from theorylab.structure import htf  # noqa: E402
+
+BUGS: dict[str, tuple[str, str]] = {
+    # the balanced law with the exponent of an order-4 CP factorization
+    "balanced_exponent_order4": ("sigma.pow(2.0 - 2.0 / K_LOCAL)", "sigma.pow(2.0 - 2.0 / 4)"),
+    # a local component counted with four vectors (prefactor and exponent both change)
+    "k_local_four": ("K_LOCAL = 3  #", "K_LOCAL = 4  #"),
+    # the exact law forgets the node's own vector in the sum of inverse squared norms
+    "exact_law_drops_own_vector": ("sum(x.pow(-2) for x in v)", "sum(x.pow(-2) for x in v[1:])"),
+    # the loss gradient without the d^N / |Omega| normalisation's d^N
+    "loss_grad_missing_size": ("return mask[0].numel() * mask * (w - tgt) / count", "return mask * (w - tgt) / count"),
+    # pooling pairs non-adjacent nodes (first half with second half): a different tree
+    "pooling_pairs_halves": ("left, right = phi[:, 0::2], phi[:, 1::2]",
+                             "left, right = phi[:, : phi.shape[1] // 2], phi[:, phi.shape[1] // 2:]"),
+    # the root's component norm leaves out the output scalar u_r
+    "root_norm_without_output": ("own = params[-1].abs()", "own = torch.ones_like(params[-1])"),
+    # root matricization taken as mode 1 against the rest
+    "root_matricization_one_mode": ("w.reshape(*lead, d ** (order // 2), -1)", "w.reshape(*lead, d, -1)"),
+}
+
+PRIVATE = {htf: ["_component_vectors", "_keep_component", "_check_order", "K_LOCAL"]}
+
+if __name__ == "__main__":
+    sys.exit(_runner.report_source_bugs("htf-locality", [htf], BUGS, sys.argv[1:], limit_s=600, private=PRIVATE))
