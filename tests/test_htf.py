@@ -102,3 +102,10 @@ def test_activation_times_sorted_and_nan():
     norms = torch.tensor([[[0.01, 0.01]], [[0.5, 0.01]], [[1.0, 0.01]], [[1.0, 0.3]], [[1.0, 0.5]]])
     at = htf.activation_times(t, norms)
     assert at[0, 0] == 1.0 and at[0, 1] == 3.0
+
+
+def test_random_ht_target_has_bounded_eranks():
+    tgt = htf.target(4, 4, [2, 2], _gens(2, 40), 3.0)
+    assert torch.allclose(torch.linalg.norm(tgt.flatten(1), dim=1), torch.full((2,), 3.0, dtype=torch.float64))
+    for v in htf.matricization_eranks(tgt).values():
+        assert bool((v <= 2 + 1e-9).all())

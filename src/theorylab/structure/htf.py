@@ -22,8 +22,9 @@ matrix), with norm the product of the three vector norms, :math:`\sigma_{\nu,r} 
            \;\overset{\text{balanced}}{=}\; K\, \sigma_{\nu,r}^{2-2/K}
            \big\langle -\nabla\ell(\mathcal W), \widehat{\mathcal W}_{\nu,r} \big\rangle, \quad K = 3 .
 
-Reference: Razin, Maman & Cohen (ICML 2022, arXiv 2201.11729), Section 4 (local components and
-their norm dynamics, exponent 2 - 2/K with K the number of axes of the local factorization).
+Reference: Razin, Maman & Cohen (ICML 2022, arXiv 2201.11729): hierarchical tensor factorization,
+its local components, and the theorem on their norms (exponent 2 - 2/K, K the number of axes of the
+local factorization). The exact, imbalance-aware form above is derived in the book's chapter.
 Every parameter carries a leading seed axis S; all math in float64.
 """
 
