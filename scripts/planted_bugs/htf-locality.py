@@ -4,6 +4,19 @@ Run: ``PYTHONPATH=src .venv/bin/python scripts/planted_bugs/htf-locality.py [nam
 re-executes ``theorylab.structure.htf`` with one plausible typo (``_runner.source_patch``), runs the
 chapter's code cells (fast profile, seed 0) under a time limit, and prints the claims that held
 without the bug and fail with it. The exit status is 1 if a bug slips through.
+
+Last run (3 December 2026, seed 0, fast profile, loaded two-core machine, about 100 s per bug; the
+first six with the chapter as it was before ``law_gd_error``'s bound went from 0.05 to 0.1 and the
+root-matricization identity was added, which no bug below depends on):
+
+    balanced_exponent_order4     law_balanced_error, law_rival_ratio
+    k_local_four                 law_balanced_error, law_rival_ratio
+    exact_law_drops_own_vector   law_balanced_error, law_fd_error, law_gd_error
+    loss_grad_missing_size       law_balanced_error, law_fd_error, law_gd_error, law_rival_ratio
+    pooling_pairs_halves         contract_identity, law_fd_error, law_gd_error
+    root_norm_without_output     law_fd_error, law_gd_error
+    root_matricization_one_mode  NOT CAUGHT before root_matricization_identity existed (the activation
+                                 ratio stays above 1 on the wrong matricization); re-run with it below
 """
 
 from __future__ import annotations
