@@ -15,8 +15,8 @@ root-matricization identity was added, which no bug below depends on):
     loss_grad_missing_size       law_balanced_error, law_fd_error, law_gd_error, law_rival_ratio
     pooling_pairs_halves         contract_identity, law_fd_error, law_gd_error
     root_norm_without_output     law_fd_error, law_gd_error
-    root_matricization_one_mode  NOT CAUGHT before root_matricization_identity existed (the activation
-                                 ratio stays above 1 on the wrong matricization); re-run with it below
+    root_matricization_one_mode  root_matricization_identity (before that claim existed nothing caught
+                                 it: the activation ratio stays above 1 on the wrong matricization)
 """
 
 from __future__ import annotations
