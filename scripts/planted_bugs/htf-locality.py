@@ -48,6 +48,16 @@ BUGS: dict[str, tuple[str, str]] = {
     "root_matricization_one_mode": ("w.reshape(*lead, d ** (order // 2), -1)", "w.reshape(*lead, d, -1)"),
 }
 
+# Referee's bugs (appended; see the docstring for what caught them)
+BUGS.update({
+    # the completion loss without its 1/2: autograd's gradient is twice loss_grad's
+    "loss_without_half": ("return 0.5 * size * (mask", "return size * (mask"),
+    # flow time counted as lr per step, ignoring the steps the 1% cap shortened
+    "time_counts_lr": ("times.append(times[-1] + eta)", "times.append(times[-1] + lr)"),
+    # an inner node's component r kept along the parent axis (column r) instead of the child axis (row r)
+    "keep_component_parent_axis": ("keep[:, r, :] = 1.0", "keep[:, :, r] = 1.0"),
+})
+
 PRIVATE = {htf: ["_component_vectors", "_keep_component", "_check_order", "K_LOCAL"]}
 
 if __name__ == "__main__":
