@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "scripts" / "planted_bugs")]
 
 import _runner  # noqa: E402
+from theorylab.nets import samedist  # noqa: E402
 from theorylab.structure import htf  # noqa: E402
 
 BUGS: dict[str, tuple[str, str]] = {
@@ -58,7 +59,17 @@ BUGS.update({
     "keep_component_parent_axis": ("keep[:, r, :] = 1.0", "keep[:, :, r] = 1.0"),
 })
 
-PRIVATE = {htf: ["_component_vectors", "_keep_component", "_check_order", "K_LOCAL"]}
+# Part (b), nets.samedist (added 3 December 2026; NOT yet run: the deadline came first).
+BUGS.update({
+    # the gap between the digits one position short of the stated distance
+    "samedist_distance_off_by_one": ("return left, left + DIGIT + distance", "return left, left + DIGIT + distance - 1"),
+    # the regularizer's sign flipped: rewards an unchanged gradient (locality) instead of penalizing it
+    "samedist_reg_sign_flipped": ("return cos.abs().mean(-1)", "return -cos.abs().mean(-1)"),
+    # the shuffle leaves the other patch unchanged (the regularizer is then identically 1)
+    "samedist_shuffle_noop": ("x[m, :, :, s:s + DIGIT].roll(-1, dims=0)", "x[m, :, :, s:s + DIGIT].roll(0, dims=0)"),
+})
+
+PRIVATE = {htf: ["_component_vectors", "_keep_component", "_check_order", "K_LOCAL"], samedist: ["_patch", "DIGIT"]}
 
 if __name__ == "__main__":
-    sys.exit(_runner.report_source_bugs("htf-locality", [htf], BUGS, sys.argv[1:], limit_s=600, private=PRIVATE))
+    sys.exit(_runner.report_source_bugs("htf-locality", [htf, samedist], BUGS, sys.argv[1:], limit_s=600, private=PRIVATE))
