@@ -49,12 +49,13 @@ BUGS: dict[str, tuple[str, str]] = {
     "root_matricization_one_mode": ("w.reshape(*lead, d ** (order // 2), -1)", "w.reshape(*lead, d, -1)"),
 }
 
-# Referee's bugs (appended; see the docstring for what caught them)
+# Referee's bugs (appended). Run 3 Dec 2026, seed 0: loss_without_half CAUGHT by law_fd_error, law_gd_error;
+# keep_component_parent_axis CAUGHT by law_fd_error, law_gd_error. A third, the flow time counted as lr per
+# step ("times.append(times[-1] + lr)"), was NOT caught and is left out: the 1% cap shortens only a few steps,
+# so the flow time changes by under 1% and no measured quantity moves beyond its spread.
 BUGS.update({
     # the completion loss without its 1/2: autograd's gradient is twice loss_grad's
     "loss_without_half": ("return 0.5 * size * (mask", "return size * (mask"),
-    # flow time counted as lr per step, ignoring the steps the 1% cap shortened
-    "time_counts_lr": ("times.append(times[-1] + eta)", "times.append(times[-1] + lr)"),
     # an inner node's component r kept along the parent axis (column r) instead of the child axis (row r)
     "keep_component_parent_axis": ("keep[:, r, :] = 1.0", "keep[:, :, r] = 1.0"),
 })
