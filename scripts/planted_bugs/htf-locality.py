@@ -60,7 +60,9 @@ BUGS.update({
     "keep_component_parent_axis": ("keep[:, r, :] = 1.0", "keep[:, :, r] = 1.0"),
 })
 
-# Part (b), nets.samedist (added 3 December 2026; NOT yet run: the deadline came first).
+# Part (b), nets.samedist. Each of these three was planted and caught by tests/test_samedist.py
+# (distances exact; regularizer against a second route; shuffle changes the patch). No chapter claim
+# catches them: the only claim on part (b) is the sign of the accuracy drop with distance.
 BUGS.update({
     # the gap between the digits one position short of the stated distance
     "samedist_distance_off_by_one": ("return left, left + DIGIT + distance", "return left, left + DIGIT + distance - 1"),
