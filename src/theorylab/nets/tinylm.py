@@ -64,6 +64,14 @@ def train(counts: np.ndarray, widths: np.ndarray, weight_decay: np.ndarray, gen:
         raise ValueError("widths must be >= 1 and weight_decay >= 0")
     steps = require_int("steps", config.steps, minimum=1)
     lr = require_float("lr", config.lr, low=0.0, low_open=True)
+    mask, (E, W, b, c) = _init(m, v, widths, gen)
+    wts = torch.tensor(counts / counts.sum((1, 2), keepdims=True), dtype=torch.float32)
+    return _fit(mask, (E, W, b, c), lam, lr, steps, lambda: wts)
+
+
+
+def _init(m: int, v: int, widths: np.ndarray, gen: torch.Generator):
+    """Width mask (M, N) and initial parameters E, W, b, c of M models padded to the largest width."""
     n_max = int(widths.max())
     mask = torch.tensor(np.arange(n_max)[None, :] < widths[:, None], dtype=torch.float32)       # (M, N)
     scale = torch.tensor(1.0 / np.sqrt(widths), dtype=torch.float32)[:, None, None]
@@ -71,11 +79,18 @@ def train(counts: np.ndarray, widths: np.ndarray, weight_decay: np.ndarray, gen:
     W = (torch.randn(m, n_max, v, generator=gen) * scale * mask[:, :, None]).requires_grad_()
     b = torch.zeros(m, 1, n_max, requires_grad=True)
     c = torch.zeros(m, 1, v, requires_grad=True)
-    wts = torch.tensor(counts / counts.sum((1, 2), keepdims=True), dtype=torch.float32)
+    return mask, (E, W, b, c)
+
+
+def _fit(mask: torch.Tensor, params, lam: np.ndarray, lr: float, steps: int, weights) -> np.ndarray:
+    """Adam with a cosine schedule on sum_m [-sum_ij wts_mij log q_mij + lam_m/2 (|E_m|^2 + |W_m|^2)];
+    ``weights()`` gives the (M, V, V) transition weights of each step (all counts, or a minibatch)."""
+    E, W, b, c = params
     lam_t = torch.tensor(lam, dtype=torch.float32)
     opt = torch.optim.Adam([E, W, b, c], lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
     for _ in range(steps):
+        wts = weights()
         opt.zero_grad(set_to_none=True)
         log_q = _log_probs(E, W, b, c, mask)
         penalty = 0.5 * lam_t * ((E * E).sum((1, 2)) + (W * W).sum((1, 2)))
@@ -85,7 +100,6 @@ def train(counts: np.ndarray, widths: np.ndarray, weight_decay: np.ndarray, gen:
         sched.step()
     with torch.no_grad():
         return _log_probs(E.double(), W.double(), b.double(), c.double(), mask.double()).numpy()
-
 
 def _log_probs(E, W, b, c, mask):
     h = torch.relu(E + b) * mask[:, None, :]                       # (M, V, N): hidden units per context
@@ -157,27 +171,12 @@ def train_minibatch(path: np.ndarray, vocab: int, widths: np.ndarray, weight_dec
         raise ValueError(f"widths (M,) >= 1 and weight_decay (M,) >= 0 needed; got {widths.shape}, {lam.shape}")
     steps = require_int("steps", config.steps, minimum=1)
     lr = require_float("lr", config.lr, low=0.0, low_open=True)
-    n_max = int(widths.max())
-    mask = torch.tensor(np.arange(n_max)[None, :] < widths[:, None], dtype=torch.float32)
-    scale = torch.tensor(1.0 / np.sqrt(widths), dtype=torch.float32)[:, None, None]
-    E = (torch.randn(m, v, n_max, generator=gen) * mask[:, None, :]).requires_grad_()
-    W = (torch.randn(m, n_max, v, generator=gen) * scale * mask[:, :, None]).requires_grad_()
-    b = torch.zeros(m, 1, n_max, requires_grad=True)
-    c = torch.zeros(m, 1, v, requires_grad=True)
+    mask, (E, W, b, c) = _init(m, v, widths, gen)
     pairs = torch.tensor(path[:-1] * v + path[1:])                  # transition i -> j as the cell i * V + j
     offset = torch.arange(m)[:, None] * v * v
-    lam_t = torch.tensor(lam, dtype=torch.float32)
-    opt = torch.optim.Adam([E, W, b, c], lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
-    for _ in range(steps):
+
+    def minibatch() -> torch.Tensor:
         idx = torch.randint(0, len(pairs), (m, batch), generator=gen)
-        wts = torch.bincount((offset + pairs[idx]).ravel(), minlength=m * v * v).reshape(m, v, v).float() / batch
-        opt.zero_grad(set_to_none=True)
-        log_q = _log_probs(E, W, b, c, mask)
-        penalty = 0.5 * lam_t * ((E * E).sum((1, 2)) + (W * W).sum((1, 2)))
-        loss = (-(wts * log_q).sum((1, 2)) + penalty).sum()
-        loss.backward()
-        opt.step()
-        sched.step()
-    with torch.no_grad():
-        return _log_probs(E.double(), W.double(), b.double(), c.double(), mask.double()).numpy()
+        return torch.bincount((offset + pairs[idx]).ravel(), minlength=m * v * v).reshape(m, v, v).float() / batch
+
+    return _fit(mask, (E, W, b, c), lam, lr, steps, minibatch)

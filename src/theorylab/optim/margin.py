@@ -129,11 +129,13 @@ def _max_margin_l2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return z.T @ a
 
 
-def brute_force_2d(x: np.ndarray, y: np.ndarray, norm: str, n_angles: int = 200_001) -> MaxMargin:
+def brute_force_2d(x: np.ndarray, y: np.ndarray, norm: str, n_angles: int = 200_001,
+                   margin_of=None) -> MaxMargin:
     """The max margin in 2-D by scanning the unit sphere of ``norm`` on a fine grid of angles.
 
     A second route for tests: w(phi) = (cos phi, sin phi) / ||(cos phi, sin phi)||_p. The error in
     gamma is O((2 pi / n_angles)^2) near a smooth optimum and O(2 pi / n_angles) at a kink.
+    ``margin_of(w, x, y, norm)`` replaces the plain margin (the robust margin uses it).
     """
     x, y = _check_data(x, y)
     if x.shape[1] != 2:
@@ -141,7 +143,7 @@ def brute_force_2d(x: np.ndarray, y: np.ndarray, norm: str, n_angles: int = 200_
     phi = np.linspace(0.0, 2 * np.pi, int(n_angles), endpoint=False)
     w = np.stack([np.cos(phi), np.sin(phi)], axis=1)
     w /= norm_of(w, norm)[:, None]
-    m = margin(w, x, y, norm)
+    m = (margin if margin_of is None else margin_of)(w, x, y, norm)
     best = int(np.argmax(m))
     return MaxMargin(w=w[best], gamma=float(m[best]), norm=norm)
 

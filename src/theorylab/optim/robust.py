@@ -33,6 +33,7 @@ import numpy as np
 from scipy.optimize import linprog, minimize
 
 from ..runtime import require_float, require_int
+from . import margin as _margin
 from . import steepest
 from .margin import MaxMargin, _check_data, norm_of, require_norm
 
@@ -239,15 +240,8 @@ def _robust_l2(x: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
 
 def brute_force_2d(x: np.ndarray, y: np.ndarray, eps: float, norm: str, n_angles: int = 200_001) -> MaxMargin:
     """The robust max margin in 2-D by scanning the unit sphere of ``norm`` (a second route for tests)."""
-    x, y = _check_data(x, y)
-    if x.shape[1] != 2:
-        raise ValueError(f"brute_force_2d needs d = 2; got d = {x.shape[1]}")
-    phi = np.linspace(0.0, 2 * np.pi, int(n_angles), endpoint=False)
-    w = np.stack([np.cos(phi), np.sin(phi)], axis=1)
-    w /= norm_of(w, norm)[:, None]
-    m = robust_margin(w, x, y, eps, norm)
-    best = int(np.argmax(m))
-    return MaxMargin(w=w[best], gamma=float(m[best]), norm=norm)
+    return _margin.brute_force_2d(x, y, norm, n_angles,
+                                  margin_of=lambda w, x_, y_, p: robust_margin(w, x_, y_, eps, p))
 
 
 # ------------------------------------------------------------------------------- data and robust error
