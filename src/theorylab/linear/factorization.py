@@ -69,18 +69,20 @@ def low_rank_target(d: int, singular_values: Sequence[float], gens: Sequence[tor
     return torch.stack(out)
 
 
-def observation_mask(d: int, n_observed: int, gens: Sequence[torch.Generator]) -> Tensor:
-    """Uniformly random sets Omega of exactly ``n_observed`` of the d*d entries.
+def observation_mask(d: int, n_observed: int, gens: Sequence[torch.Generator], *, order: int = 2) -> Tensor:
+    """Uniformly random sets Omega of exactly ``n_observed`` of the d**order entries (a matrix by default;
+    the tensor chapters use ``order`` > 2).
 
-    Returns: (S, d, d) float tensor, 1 on observed entries and 0 elsewhere.
+    Returns: (S, d, ..., d) float tensor, 1 on observed entries and 0 elsewhere.
     """
+    order = require_int("order", order, minimum=2)
     d = require_int("d", d, minimum=1)
-    n_observed = require_int("n_observed", n_observed, minimum=1, maximum=d * d)
+    n_observed = require_int("n_observed", n_observed, minimum=1, maximum=d**order)
     out = []
     for gen in require_generators("gens", gens):
-        mask = torch.zeros(d * d, dtype=DTYPE)
-        mask[torch.randperm(d * d, generator=gen)[:n_observed]] = 1.0
-        out.append(mask.reshape(d, d))
+        mask = torch.zeros(d**order, dtype=DTYPE)
+        mask[torch.randperm(d**order, generator=gen)[:n_observed]] = 1.0
+        out.append(mask.reshape((d,) * order))
     return torch.stack(out)
 
 

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..linear.factorization import observation_mask as observation_mask_of
 from ..runtime import require_float, require_generators, require_int
 
 __all__ = [
@@ -90,15 +91,8 @@ def random_target(order: int, d: int, norms: Sequence[float], gens: Sequence[tor
 
 def observation_mask(order: int, d: int, n_observed: int, gens: Sequence[torch.Generator]) -> Tensor:
     """Uniformly random sets of exactly ``n_observed`` of the d**N entries; (S, d, ..., d), 1 = observed."""
-    order = require_int("order", order, minimum=2)
     d = require_int("d", d, minimum=2)
-    n_observed = require_int("n_observed", n_observed, minimum=1, maximum=d**order)
-    out = []
-    for gen in require_generators("gens", gens):
-        mask = torch.zeros(d**order, dtype=DTYPE)
-        mask[torch.randperm(d**order, generator=gen)[:n_observed]] = 1.0
-        out.append(mask.reshape((d,) * order))
-    return torch.stack(out)
+    return observation_mask_of(d, n_observed, gens, order=order).to(DTYPE)
 
 
 def balanced_init(order: int, rank: int, d: int, scale: float, gens: Sequence[torch.Generator]) -> Tensor:
